@@ -1,0 +1,302 @@
+package authserver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/language"
+
+	"github.com/assent-auth/assent/profiles"
+	"github.com/assent-auth/assent/store"
+)
+
+// maxFormBytes bounds every form body.
+const maxFormBytes = 16 << 10
+
+// page is the data every template gets.
+type page struct {
+	Lang        string
+	CSRF        string
+	ReturnTo    string
+	Error       string
+	Notice      string
+	Form        map[string]string
+	FieldErrors map[string]string
+	User        profiles.Identity
+
+	theme *theme
+	tag   language.Tag
+}
+
+// T returns the message for key in the page's language.
+func (p page) T(key string) string { return p.theme.message(p.tag, key) }
+
+func (s *Server) newPage(w http.ResponseWriter, r *http.Request) page {
+	tag := s.theme.lang(r.Header.Get("Accept-Language"))
+	return page{
+		Lang:        tag.String(),
+		CSRF:        s.csrfToken(w, r),
+		Form:        map[string]string{},
+		FieldErrors: map[string]string{},
+		theme:       s.theme,
+		tag:         tag,
+	}
+}
+
+// render executes a page template into a buffer first, so a template error
+// never leaves half a page on the wire.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	var buf bytes.Buffer
+	if err := s.theme.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+		s.log.ErrorContext(r.Context(), "render page failed", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int, key string) {
+	p := s.newPage(w, r)
+	p.Error = p.T(key)
+	s.render(w, r, status, "error", p)
+}
+
+// parseForm bounds and parses a POST form and checks its CSRF token. On
+// failure it has already answered.
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
+		return false
+	}
+	for _, vs := range r.PostForm {
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
+				return false
+			}
+		}
+	}
+	if !s.checkCSRF(r) {
+		s.renderError(w, r, http.StatusForbidden, "error.csrf")
+		return false
+	}
+	return true
+}
+
+// safeReturnTo accepts only a local absolute path, so a return_to
+// parameter cannot send the user to another site.
+func safeReturnTo(v string) string {
+	if v == "" || len(v) > 2048 || !strings.HasPrefix(v, "/") || strings.HasPrefix(v, "//") ||
+		strings.ContainsAny(v, "\\\r\n\t") {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.IsAbs() || u.Host != "" || u.User != nil {
+		return ""
+	}
+	return v
+}
+
+func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.session(r); err == nil {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+func (s *Server) handleSignInPage(w http.ResponseWriter, r *http.Request) {
+	p := s.newPage(w, r)
+	p.ReturnTo = safeReturnTo(r.URL.Query().Get("return_to"))
+	if r.URL.Query().Get("signed_out") == "1" {
+		p.Notice = p.T("signed_out")
+	}
+	s.render(w, r, http.StatusOK, "signin", p)
+}
+
+func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	p := s.newPage(w, r)
+	p.ReturnTo = safeReturnTo(r.PostFormValue("return_to"))
+	email := r.PostFormValue("email")
+	p.Form["email"] = truncate(email, 254)
+	ip := clientIP(r).String()
+	ipKey := "ip:" + ip
+	acctKey := "acct:" + s.throttleKey(email)
+
+	// A flood from one address is refused before any password is hashed.
+	if s.throttle.count(ipKey) >= maxFailuresPerIP {
+		s.metrics.signins.WithLabelValues("throttled").Inc()
+		s.audit(r, store.AuditEvent{Kind: "signin.throttled", Actor: "anonymous", Outcome: "denied"})
+		p.Error = p.T("signin.throttled")
+		w.Header().Set("Retry-After", "60")
+		s.render(w, r, http.StatusTooManyRequests, "signin", p)
+		return
+	}
+
+	ident, info, err := s.profiles.Authenticate(r.Context(), email, r.PostFormValue("password"))
+	var ae *profiles.AuthError
+	switch {
+	case errors.As(err, &ae):
+		n := s.throttle.fail(ipKey, acctKey)
+		s.metrics.signins.WithLabelValues(ae.Reason).Inc()
+		ev := store.AuditEvent{Kind: "signin.failed", Actor: "anonymous", Subject: ae.UserID, Outcome: "failed",
+			Details: map[string]string{"reason": ae.Reason}}
+		s.audit(r, ev)
+		if ae.LockedNow {
+			s.audit(r, store.AuditEvent{Kind: "account.locked", Actor: "system", Subject: ae.UserID, Outcome: "locked",
+				Details: map[string]string{"until": ae.LockedUntil.Format(time.RFC3339), "reason": "consecutive_failures"}})
+		}
+		s.log.InfoContext(r.Context(), "sign-in failed", "reason", ae.Reason, "user_id", ae.UserID, "failures", n)
+		if !sleepCtx(r.Context(), delay(n, s.cfg.FailureDelay, s.cfg.MaxFailureDelay)) {
+			return
+		}
+		p.Error = p.T("signin.failed")
+		s.render(w, r, http.StatusUnauthorized, "signin", p)
+		return
+	case err != nil:
+		s.log.ErrorContext(r.Context(), "sign-in error", "err", err)
+		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+
+	s.throttle.reset(acctKey)
+	s.endSession(w, r) // never reuse a session id across a sign-in
+	if err := s.startSession(w, r, ident.ID, []string{"pwd"}); err != nil {
+		s.log.ErrorContext(r.Context(), "start session failed", "err", err)
+		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	s.metrics.signins.WithLabelValues("ok").Inc()
+	details := map[string]string{"amr": "pwd"}
+	if info.Rehashed {
+		details["password_rehashed"] = "true"
+	}
+	s.audit(r, store.AuditEvent{Kind: "signin.succeeded", Actor: ident.ID, Subject: ident.ID, Outcome: "ok", Details: details})
+	to := p.ReturnTo
+	if to == "" {
+		to = "/account"
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// maxFailuresPerIP is how many failures from one address within the
+// throttle window make it wait before any further attempt is checked.
+const maxFailuresPerIP = 100
+
+// throttleKey keys the per-account failure count by the keyed hash of the
+// normalised e-mail, so unknown and known accounts are throttled alike.
+func (s *Server) throttleKey(email string) string {
+	norm, err := profiles.NormalizeEmail(email)
+	if err != nil {
+		norm = strings.ToLower(truncate(email, 254))
+	}
+	return string(s.cfg.Profiles.EmailIndex(norm))
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *Server) handleSignUpPage(w http.ResponseWriter, r *http.Request) {
+	p := s.newPage(w, r)
+	p.ReturnTo = safeReturnTo(r.URL.Query().Get("return_to"))
+	s.render(w, r, http.StatusOK, "signup", p)
+}
+
+func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	p := s.newPage(w, r)
+	p.ReturnTo = safeReturnTo(r.PostFormValue("return_to"))
+	p.Form["email"] = truncate(r.PostFormValue("email"), 254)
+	p.Form["name"] = truncate(r.PostFormValue("name"), 200)
+	ident, err := s.profiles.Create(r.Context(), profiles.NewUser{
+		Email:    r.PostFormValue("email"),
+		Name:     r.PostFormValue("name"),
+		Password: r.PostFormValue("password"),
+	})
+	var ve *profiles.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		p.Error = p.T("signup.fix_errors")
+		p.FieldErrors[ve.Field] = p.T("validation." + ve.Field + "." + ve.Code)
+		s.render(w, r, http.StatusBadRequest, "signup", p)
+		return
+	case errors.Is(err, profiles.ErrEmailTaken):
+		p.Error = p.T("signup.email_taken")
+		s.render(w, r, http.StatusConflict, "signup", p)
+		return
+	case err != nil:
+		s.log.ErrorContext(r.Context(), "sign-up error", "err", err)
+		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	s.audit(r, store.AuditEvent{Kind: "user.created", Actor: ident.ID, Subject: ident.ID, Outcome: "ok",
+		Details: map[string]string{"via": "signup"}})
+	s.endSession(w, r)
+	if err := s.startSession(w, r, ident.ID, []string{"pwd"}); err != nil {
+		s.log.ErrorContext(r.Context(), "start session failed", "err", err)
+		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	to := p.ReturnTo
+	if to == "" {
+		to = "/account"
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+func (s *Server) handleSignOut(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	if sess, ok := s.endSession(w, r); ok {
+		s.audit(r, store.AuditEvent{Kind: "signout", Actor: sess.UserID, Subject: sess.UserID, Outcome: "ok"})
+	}
+	http.Redirect(w, r, "/signin?signed_out=1", http.StatusSeeOther)
+}
+
+func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request) {
+	sess, err := s.session(r)
+	if err != nil {
+		if !errors.Is(err, errNoSession) {
+			s.log.ErrorContext(r.Context(), "session lookup failed", "err", err)
+		}
+		http.Redirect(w, r, "/signin?return_to=%2Faccount", http.StatusSeeOther)
+		return
+	}
+	ident, err := s.profiles.Get(r.Context(), sess.UserID)
+	if err != nil {
+		s.endSession(w, r)
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	p := s.newPage(w, r)
+	p.User = ident
+	s.render(w, r, http.StatusOK, "account", p)
+}

@@ -1,0 +1,183 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/assent-auth/assent/profiles"
+	"github.com/assent-auth/assent/store"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Issuer is the server's public base URL. An https issuer turns on
+	// Secure cookies with the __Host- prefix.
+	Issuer *url.URL
+	// Store must already be instrumented if store timings are wanted; see
+	// InstrumentStore.
+	Store    store.Store
+	Profiles *profiles.Service
+	Logger   *slog.Logger
+	// Registry receives the server's metrics and is served on /metrics.
+	Registry *prometheus.Registry
+	// AdminToken guards /admin/v1/.
+	AdminToken []byte
+	// TrustedProxies are the peers whose Forwarded / X-Forwarded-For headers
+	// are believed. Empty: the TCP peer is always the client.
+	TrustedProxies []netip.Prefix
+	// ThemeDir optionally overrides templates, static files and messages.
+	ThemeDir string
+	// SessionTTL is a browser session's absolute lifetime (default 12 h).
+	SessionTTL time.Duration
+	// FailureDelay is the delay after the first failed sign-in; it doubles
+	// with every further failure from the same IP or for the same e-mail,
+	// up to MaxFailureDelay (defaults 250 ms and 4 s).
+	FailureDelay    time.Duration
+	MaxFailureDelay time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Validate reports every problem with c at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Issuer == nil || (c.Issuer.Scheme != "http" && c.Issuer.Scheme != "https") || c.Issuer.Host == "" {
+		errs = append(errs, errors.New("issuer: must be an absolute http or https URL"))
+	}
+	if c.Store == nil {
+		errs = append(errs, errors.New("store: required"))
+	}
+	if c.Profiles == nil {
+		errs = append(errs, errors.New("profiles: required"))
+	}
+	if len(c.AdminToken) < 16 {
+		errs = append(errs, errors.New("admin token: must be at least 16 bytes"))
+	}
+	return errors.Join(errs...)
+}
+
+// Server serves Assent's HTTP endpoints. Create it with New.
+type Server struct {
+	cfg      Config
+	issuer   *url.URL
+	store    store.Store
+	profiles *profiles.Service
+	log      *slog.Logger
+	now      func() time.Time
+	theme    *theme
+	throttle *throttle
+	metrics  *metrics
+	secure   bool
+	handler  http.Handler
+}
+
+// New builds a Server from c.
+func New(c Config) (*Server, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	th, err := loadTheme(c.ThemeDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:      c,
+		issuer:   c.Issuer,
+		store:    c.Store,
+		profiles: c.Profiles,
+		log:      c.Logger,
+		now:      c.Now,
+		theme:    th,
+		secure:   c.Issuer.Scheme == "https",
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.cfg.SessionTTL <= 0 {
+		s.cfg.SessionTTL = 12 * time.Hour
+	}
+	if s.cfg.FailureDelay <= 0 {
+		s.cfg.FailureDelay = 250 * time.Millisecond
+	}
+	if s.cfg.MaxFailureDelay <= 0 {
+		s.cfg.MaxFailureDelay = 4 * time.Second
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+	s.metrics = newMetrics(c.Registry)
+	s.throttle = newThrottle(s.now, 15*time.Minute)
+	s.handler = s.routes(promhttp.HandlerFor(c.Registry, promhttp.HandlerOpts{}))
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) routes(metricsHandler http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.handleHome)
+	mux.HandleFunc("GET /signin", s.handleSignInPage)
+	mux.HandleFunc("POST /signin", s.handleSignIn)
+	mux.HandleFunc("GET /signup", s.handleSignUpPage)
+	mux.HandleFunc("POST /signup", s.handleSignUp)
+	mux.HandleFunc("POST /signout", s.handleSignOut)
+	mux.HandleFunc("GET /account", s.handleAccount)
+	mux.Handle("GET /static/", s.theme.static)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.Handle("GET /metrics", metricsHandler)
+	mux.Handle("/admin/", s.requireAdmin(s.adminRoutes()))
+
+	var h http.Handler = mux
+	h = http.NewCrossOriginProtection().Handler(h)
+	h = securityHeaders(h)
+	h = s.instrument(h)
+	h = s.withRequestContext(h)
+	return h
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.store.Counter(ctx, "readyz"); err != nil {
+		s.log.ErrorContext(ctx, "readiness check failed", "err", err)
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// audit appends a security event. A failure to write it is logged, never
+// shown to the client.
+func (s *Server) audit(r *http.Request, e store.AuditEvent) {
+	e.Time = s.now().UTC()
+	if e.IP == "" {
+		e.IP = clientIP(r).String()
+	}
+	if e.UserAgent == "" {
+		e.UserAgent = truncate(r.UserAgent(), 256)
+	}
+	if _, err := s.store.AppendAudit(r.Context(), e); err != nil {
+		s.log.ErrorContext(r.Context(), "audit append failed", "kind", e.Kind, "err", err)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,96 @@
+package authserver
+
+import (
+	"sync"
+	"time"
+)
+
+// throttle counts recent sign-in failures per key (an IP, or the keyed hash
+// of an e-mail address whether or not it has an account) in a sliding
+// window. It lives in memory: a restart forgets it, while the per-account
+// lock that matters for PSD2 is kept in the store.
+type throttle struct {
+	mu     sync.Mutex
+	now    func() time.Time
+	window time.Duration
+	fails  map[string][]time.Time
+}
+
+// maxThrottleKeys bounds memory under a flood of distinct keys.
+const maxThrottleKeys = 100_000
+
+func newThrottle(now func() time.Time, window time.Duration) *throttle {
+	return &throttle{now: now, window: window, fails: map[string][]time.Time{}}
+}
+
+// count returns the failures for key within the window.
+func (t *throttle) count(key string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.prune(key))
+}
+
+// fail records a failure for each key and returns the largest count.
+func (t *throttle) fail(keys ...string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.fails) >= maxThrottleKeys {
+		t.sweep()
+	}
+	n := 0
+	now := t.now()
+	for _, k := range keys {
+		ts := append(t.prune(k), now)
+		if len(ts) > 1000 {
+			ts = ts[len(ts)-1000:]
+		}
+		t.fails[k] = ts
+		n = max(n, len(ts))
+	}
+	return n
+}
+
+// reset forgets the failures for key (after a success).
+func (t *throttle) reset(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.fails, key)
+}
+
+func (t *throttle) prune(key string) []time.Time {
+	ts := t.fails[key]
+	cut := t.now().Add(-t.window)
+	i := 0
+	for i < len(ts) && !ts[i].After(cut) {
+		i++
+	}
+	if i == len(ts) {
+		delete(t.fails, key)
+		return nil
+	}
+	return ts[i:]
+}
+
+// sweep drops keys with no failure in the window; if that frees nothing,
+// it drops everything rather than grow without bound.
+func (t *throttle) sweep() {
+	for k := range t.fails {
+		t.prune(k)
+	}
+	if len(t.fails) >= maxThrottleKeys {
+		clear(t.fails)
+	}
+}
+
+// delay is the pause before answering the n-th consecutive failure:
+// base, 2*base, 4*base ... capped at limit.
+func delay(n int, base, limit time.Duration) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	d := base
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// config is assentd's configuration. Each setting comes from, in order of
+// precedence: a flag, an environment variable, the YAML config file, the
+// default.
+type config struct {
+	Addr           string        `yaml:"addr"`
+	Data           string        `yaml:"data"`
+	Issuer         string        `yaml:"issuer"`
+	TLSCert        string        `yaml:"tls_cert"`
+	TLSKey         string        `yaml:"tls_key"`
+	TrustedProxies []string      `yaml:"trusted_proxies"`
+	ThemeDir       string        `yaml:"theme_dir"`
+	MasterKey      string        `yaml:"master_key"`
+	SessionTTL     time.Duration `yaml:"session_ttl"`
+	LogLevel       string        `yaml:"log_level"`
+	LogFormat      string        `yaml:"log_format"`
+}
+
+// loadConfig parses args and the environment (getenv), reads the config
+// file they name, and validates the result, reporting every problem.
+func loadConfig(args []string, getenv func(string) string) (*config, error) {
+	fs := flag.NewFlagSet("assentd", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: assentd [flags]\n\nAssent identity server. Every flag can also be set by the environment variable shown.\n\n")
+		fs.PrintDefaults()
+	}
+	addr := fs.String("addr", "", "listen address (env ASSENT_ADDR; default localhost:8080)")
+	data := fs.String("data", "", "data directory holding the database and keys (env ASSENT_DATA; default ./data)")
+	issuer := fs.String("issuer", "", "public base URL (env ASSENT_ISSUER; default http://<addr>)")
+	cfgFile := fs.String("config", "", "optional YAML config file (env ASSENT_CONFIG)")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (env ASSENT_TLS_CERT)")
+	tlsKey := fs.String("tls-key", "", "private key for -tls-cert (env ASSENT_TLS_KEY)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	pick := func(flagVal, env string) string {
+		if flagVal != "" {
+			return flagVal
+		}
+		return getenv(env)
+	}
+
+	c := &config{}
+	if path := pick(*cfgFile, "ASSENT_CONFIG"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	override := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	override(&c.Addr, pick(*addr, "ASSENT_ADDR"))
+	override(&c.Data, pick(*data, "ASSENT_DATA"))
+	override(&c.Issuer, pick(*issuer, "ASSENT_ISSUER"))
+	override(&c.TLSCert, pick(*tlsCert, "ASSENT_TLS_CERT"))
+	override(&c.TLSKey, pick(*tlsKey, "ASSENT_TLS_KEY"))
+	if c.Addr == "" {
+		c.Addr = "localhost:8080"
+	}
+	if c.Data == "" {
+		c.Data = "./data"
+	}
+	if c.Issuer == "" {
+		scheme := "http"
+		if c.TLSCert != "" {
+			scheme = "https"
+		}
+		c.Issuer = scheme + "://" + c.Addr
+	}
+	if c.SessionTTL == 0 {
+		c.SessionTTL = 12 * time.Hour
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "text"
+	}
+	return c, c.Validate()
+}
+
+// Validate reports every problem with c at once, each naming its field.
+func (c *config) Validate() error {
+	var errs []error
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, a...)))
+	}
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
+		bad("addr", "%q is not host:port", c.Addr)
+	}
+	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		bad("issuer", "%q must be an absolute http(s) URL without query or fragment", c.Issuer)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls_cert", "tls_cert and tls_key must be given together")
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			bad("trusted_proxies", "%q is not a CIDR or IP address", p)
+		}
+	}
+	if c.MasterKey != "" && len(strings.TrimSpace(c.MasterKey)) < 43 {
+		bad("master_key", "must be 32 bytes, base64-encoded")
+	}
+	if c.SessionTTL < time.Minute || c.SessionTTL > 30*24*time.Hour {
+		bad("session_ttl", "%v must be between 1m and 720h", c.SessionTTL)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "%q must be debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("log_format", "%q must be text or json", c.LogFormat)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *config) trustedProxies() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		if p, err := parsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

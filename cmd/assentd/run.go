@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/assent-auth/assent/authserver"
+	"github.com/assent-auth/assent/internal/secretfile"
+	"github.com/assent-auth/assent/profiles"
+	"github.com/assent-auth/assent/store/bolt"
+)
+
+// run starts the server and blocks until ctx is done, then drains
+// in-flight requests and closes the database.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := loadConfig(args, getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	db, err := bolt.Open(filepath.Join(cfg.Data, "assent.db"), bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	master, err := masterKey(cfg)
+	if err != nil {
+		return err
+	}
+	keys, err := profiles.NewKeyring(master)
+	if err != nil {
+		return err
+	}
+	tokenPath := filepath.Join(cfg.Data, "admin.token")
+	adminToken, created, err := secretfile.LoadOrCreate(tokenPath, 32)
+	if err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+	if created {
+		log.Info("created admin token", "path", tokenPath)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	st := authserver.InstrumentStore(db, reg)
+	issuer, _ := url.Parse(cfg.Issuer)
+	srv, err := authserver.New(authserver.Config{
+		Issuer:         issuer,
+		Store:          st,
+		Profiles:       profiles.New(profiles.Config{Store: st, Keys: keys, Hasher: profiles.NewHasher(profiles.DefaultArgon2Params)}),
+		Logger:         log,
+		Registry:       reg,
+		AdminToken:     []byte(encodeToken(adminToken)),
+		TrustedProxies: cfg.trustedProxies(),
+		ThemeDir:       cfg.ThemeDir,
+		SessionTTL:     cfg.SessionTTL,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.TLSCert != "" {
+			errc <- hs.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	go sweepSessions(ctx, db, log)
+	log.Info("assentd listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "data", cfg.Data)
+	log.Info("sign in at " + strings.TrimSuffix(cfg.Issuer, "/") + "/signin")
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("drain incomplete", "err", err)
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("close database: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func newLogger(cfg *config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if cfg.LogFormat == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(authserver.LogHandler(h))
+}
+
+// masterKey returns the key from the config, or the one kept in the data
+// directory, creating it on first start.
+func masterKey(cfg *config) ([]byte, error) {
+	if cfg.MasterKey != "" {
+		k, err := secretfile.Decode(cfg.MasterKey, profiles.MasterKeySize)
+		if err != nil {
+			return nil, fmt.Errorf("master_key: %w", err)
+		}
+		return k, nil
+	}
+	k, _, err := secretfile.LoadOrCreate(filepath.Join(cfg.Data, "master.key"), profiles.MasterKeySize)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	return k, nil
+}
+
+// encodeToken is the admin token as it is written in admin.token and sent
+// by the CLI.
+func encodeToken(b []byte) string {
+	return secretfile.Encode(b)
+}
+
+// sweepSessions removes expired sessions every few minutes.
+func sweepSessions(ctx context.Context, db *bolt.DB, log *slog.Logger) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := db.DeleteExpiredSessions(ctx, time.Now()); err != nil && !errors.Is(err, context.Canceled) {
+				log.Warn("session sweep failed", "err", err)
+			} else if n > 0 {
+				log.Debug("expired sessions removed", "count", n)
+			}
+		}
+	}
+}
