@@ -317,7 +317,7 @@ func userList(ctx context.Context, args []string, e env) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Email, u.Name, status(u), when(u.LastSignIn), u.ID)
 	}
 	tw.Flush()
-	fmt.Fprintf(e.stdout, "%d users\n", len(all))
+	fmt.Fprintf(e.stdout, "%d %s\n", len(all), plural(len(all), "user", "users"))
 	return nil
 }
 
@@ -442,7 +442,7 @@ func userImport(ctx context.Context, args []string, e env) error {
 	if c.json {
 		return c.printJSON(total)
 	}
-	fmt.Fprintf(e.stdout, "Created %d users; %d lines failed.\n", total.Created, len(total.Failed))
+	fmt.Fprintf(e.stdout, "Created %d %s; %d %s failed.\n", total.Created, plural(total.Created, "user", "users"), len(total.Failed), plural(len(total.Failed), "line", "lines"))
 	for _, f := range total.Failed {
 		for _, fe := range f.Errors {
 			fmt.Fprintf(e.stdout, "  line %d: %s: %s\n", f.Line, fe.Field, fe.Detail)
@@ -482,4 +482,11 @@ func auditCmd(ctx context.Context, args []string, e env) error {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.Seq, ev.Time.Local().Format("2006-01-02 15:04:05"), ev.Kind, ev.Outcome, ev.Subject, ev.IP, strings.Join(d, " "))
 	}
 	return tw.Flush()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
