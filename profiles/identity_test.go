@@ -196,24 +196,3 @@ func TestAuthenticate(t *testing.T) {
 		t.Fatalf("good sign-in: %+v %v", ident, err)
 	}
 }
-
-// BenchmarkUnknownVsKnownSignIn compares the cost of the unknown-account
-// path (DummyVerify) with a real wrong-password verification; the two
-// should be within a few percent (see docs/PERFORMANCE.md).
-func BenchmarkUnknownVsKnownSignIn(b *testing.B) {
-	h := NewHasher(DefaultArgon2Params)
-	enc, err := h.Hash("some passphrase")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Run("known", func(b *testing.B) {
-		for b.Loop() {
-			h.Verify(enc, "wrong passphrase")
-		}
-	})
-	b.Run("unknown", func(b *testing.B) {
-		for b.Loop() {
-			h.DummyVerify("wrong passphrase")
-		}
-	})
-}
