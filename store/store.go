@@ -94,10 +94,20 @@ type AuditEvent struct {
 	Details map[string]string `json:"details,omitempty"`
 }
 
-// Store is the persistence contract. All methods are safe for concurrent use
-// and honour ctx cancellation before they start work. Every method either
-// fully applies its change or leaves the store unchanged.
+// Store is the persistence contract: one interface per concern, embedded
+// here, each in its own file as the product grows. All methods are safe for
+// concurrent use and honour ctx cancellation before they start work. Every
+// method either fully applies its change or leaves the store unchanged.
 type Store interface {
+	Users
+	Sessions
+	Audit
+	// Close releases the store. Further calls fail with ErrClosed.
+	Close() error
+}
+
+// Users stores identities.
+type Users interface {
 	// CreateUser inserts u. It fails with ErrExists if u.ID or u.EmailIndex
 	// is taken. The store sets Version to 1.
 	CreateUser(ctx context.Context, u User) error
@@ -120,10 +130,14 @@ type Store interface {
 	// equals u.Version, and fails with ErrConflict otherwise. Returns the
 	// stored result with its new Version.
 	CompareAndSwapUser(ctx context.Context, u User) (User, error)
-	// DeleteUser removes the user, its e-mail index entry and its sessions.
-	// Returns ErrNotFound if there is no such user.
+	// DeleteUser removes the user, its e-mail index entry, its sessions and
+	// every other record kept under the user. Returns ErrNotFound if there
+	// is no such user.
 	DeleteUser(ctx context.Context, id string) error
+}
 
+// Sessions stores browser sessions.
+type Sessions interface {
 	// CreateSession inserts s; ErrExists if its IDHash is taken.
 	CreateSession(ctx context.Context, s Session) error
 	// GetSession returns the session with the given id hash, or ErrNotFound.
@@ -137,7 +151,10 @@ type Store interface {
 	// DeleteExpiredSessions removes sessions whose ExpiresAt is before now
 	// and reports how many were removed.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+}
 
+// Audit stores the append-only security log and small counters.
+type Audit interface {
 	// AppendAudit appends e, assigning the next sequence number, which it
 	// returns. Concurrent appends are batched into shared commits.
 	AppendAudit(ctx context.Context, e AuditEvent) (uint64, error)
@@ -150,7 +167,4 @@ type Store interface {
 	AddCounter(ctx context.Context, name string, delta int64) (int64, error)
 	// Counter returns the named counter's value (0 if never set).
 	Counter(ctx context.Context, name string) (int64, error)
-
-	// Close releases the store. Further calls fail with ErrClosed.
-	Close() error
 }
