@@ -5,6 +5,9 @@
 // store/storetest.
 //
 // store imports no other Assent package; every other package may import it.
-// It holds data as it is persisted: personal data arrives here already
-// sealed by the profiles package, so no backend ever sees plaintext PII.
+// It holds data as it is persisted. Identity data (e-mail, name, profile
+// attributes) arrives already sealed by the profiles package, so no backend
+// ever sees it in the clear. The security history the risk engine reads
+// (IP addresses, coarse locations, device ids, payees) is kept in the clear
+// so it can be scored quickly, and is erased with the user.
 package store

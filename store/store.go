@@ -29,7 +29,8 @@ type User struct {
 	// ID is the stable, opaque subject identifier.
 	ID string `json:"id"`
 	// EmailIndex is a keyed hash (HMAC) of the normalised e-mail. It is unique
-	// across all users and is how a user is found by e-mail.
+	// across all users and is how a user is found by e-mail. An empty
+	// EmailIndex means the user is not indexed by e-mail.
 	EmailIndex []byte `json:"email_index"`
 	// WrappedKey is the user's data key, sealed by the master key.
 	WrappedKey []byte `json:"wrapped_key"`
@@ -94,6 +95,9 @@ type AuditEvent struct {
 	Details map[string]string `json:"details,omitempty"`
 }
 
+// Times come back from a store in UTC and may lose their monotonic reading
+// and zone: compare them with Equal.
+//
 // Store is the persistence contract: one interface per concern, embedded
 // here, each in its own file as the product grows. All methods are safe for
 // concurrent use and honour ctx cancellation before they start work. Every
@@ -102,6 +106,8 @@ type Store interface {
 	Users
 	Sessions
 	Audit
+	History
+	Factors
 	// Close releases the store. Further calls fail with ErrClosed.
 	Close() error
 }
@@ -117,7 +123,8 @@ type Users interface {
 	// ErrNotFound.
 	GetUserByEmailIndex(ctx context.Context, idx []byte) (User, error)
 	// ListUsers returns up to limit users with ID greater than after, in
-	// ascending ID order.
+	// ascending ID order. limit <= 0 means a default page (100); pages are
+	// capped at 1000. User ids are non-empty and contain no NUL byte.
 	ListUsers(ctx context.Context, after string, limit int) ([]User, error)
 	// UpdateUser atomically reads the user, applies fn, and writes the
 	// result; no concurrent update is lost. fn may run more than once on
@@ -127,8 +134,9 @@ type Users interface {
 	// cannot be changed. Returns the stored result, or ErrNotFound.
 	UpdateUser(ctx context.Context, id string, fn func(User) (User, error)) (User, error)
 	// CompareAndSwapUser writes u only if the stored user's Version still
-	// equals u.Version, and fails with ErrConflict otherwise. Returns the
-	// stored result with its new Version.
+	// equals u.Version, and fails with ErrConflict otherwise. It keeps the
+	// e-mail index right, failing with ErrExists if a new EmailIndex is
+	// taken. Returns the stored result with its new Version.
 	CompareAndSwapUser(ctx context.Context, u User) (User, error)
 	// DeleteUser removes the user, its e-mail index entry, its sessions and
 	// every other record kept under the user. Returns ErrNotFound if there
@@ -138,7 +146,9 @@ type Users interface {
 
 // Sessions stores browser sessions.
 type Sessions interface {
-	// CreateSession inserts s; ErrExists if its IDHash is taken.
+	// CreateSession inserts s; ErrExists if its IDHash is taken, ErrNotFound
+	// if its user does not exist (checked in the same transaction, so a
+	// sign-in racing an erasure leaves no session behind).
 	CreateSession(ctx context.Context, s Session) error
 	// GetSession returns the session with the given id hash, or ErrNotFound.
 	// Expired sessions are returned as they are; callers check ExpiresAt.

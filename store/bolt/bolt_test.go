@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -125,10 +126,7 @@ func TestMigrateFromEmptyFile(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	if err := db.db.View(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{
-			bucketUsers, bucketUsersByEmail, bucketSessions, bucketSessionsByUser,
-			bucketAudit, bucketCounters, bucketMeta,
-		} {
+		for _, name := range allBuckets {
 			if tx.Bucket(name) == nil {
 				t.Errorf("bucket %s missing after migration", name)
 			}
@@ -140,6 +138,107 @@ func TestMigrateFromEmptyFile(t *testing.T) {
 	db.Close()
 	if got := readVersion(t, path); got != strconv.Itoa(schemaVersion()) {
 		t.Errorf("stored schema version = %q, want %d", got, schemaVersion())
+	}
+}
+
+// allBuckets names every bucket the current schema has.
+var allBuckets = [][]byte{
+	bucketUsers, bucketUsersByEmail, bucketSessions, bucketSessionsByUser,
+	bucketAudit, bucketCounters, bucketMeta,
+	bucketSignIns, bucketPayments, bucketDevices, bucketPayees, bucketHistoryUsers,
+	bucketFactors, bucketFactorLookup,
+}
+
+// TestMigrateFromVersion1 writes a file as a release with only migration 1
+// did, fills it through that release's methods, and checks that Open
+// upgrades it to the current schema keeping everything.
+func TestMigrateFromVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "assent.db")
+	raw, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateWith(raw, migrations[:1]); err != nil {
+		t.Fatalf("migrate to version 1: %v", err)
+	}
+	if err := raw.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketSignIns) != nil || tx.Bucket(bucketFactors) != nil {
+			t.Error("a version 1 file already has buckets of version 2")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v1 := &DB{db: raw}
+	ctx := t.Context()
+	at := time.Date(2025, time.March, 1, 12, 0, 0, 0, time.UTC)
+	user := store.User{ID: "u1", EmailIndex: []byte("idx"), Sealed: []byte("sealed"), CreatedAt: at, UpdatedAt: at}
+	sess := store.Session{IDHash: []byte("hash"), UserID: "u1", AuthTime: at, AMR: []string{"pwd"}, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+	if err := v1.CreateUser(ctx, user); err != nil {
+		t.Fatalf("CreateUser in version 1: %v", err)
+	}
+	if err := v1.CreateSession(ctx, sess); err != nil {
+		t.Fatalf("CreateSession in version 1: %v", err)
+	}
+	if _, err := v1.AppendAudit(ctx, store.AuditEvent{Time: at, Kind: "user.created", Outcome: "ok"}); err != nil {
+		t.Fatalf("AppendAudit in version 1: %v", err)
+	}
+	if _, err := v1.AddCounter(ctx, "c", 3); err != nil {
+		t.Fatalf("AddCounter in version 1: %v", err)
+	}
+	if err := v1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readVersion(t, path); got != "1" {
+		t.Fatalf("schema version of the old file = %q, want 1", got)
+	}
+
+	db, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatalf("Open of a version 1 file: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.db.View(func(tx *bbolt.Tx) error {
+		for _, name := range allBuckets {
+			if tx.Bucket(name) == nil {
+				t.Errorf("bucket %s missing after upgrade", name)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	user.Version = 1
+	if got, err := db.GetUserByEmailIndex(ctx, []byte("idx")); err != nil || !reflect.DeepEqual(got, user) {
+		t.Errorf("user after upgrade = %+v, %v; want %+v", got, err, user)
+	}
+	if got, err := db.GetSession(ctx, sess.IDHash); err != nil || !reflect.DeepEqual(got, sess) {
+		t.Errorf("session after upgrade = %+v, %v; want %+v", got, err, sess)
+	}
+	if events, err := db.ListAudit(ctx, 0, 10); err != nil || len(events) != 1 || events[0].Kind != "user.created" {
+		t.Errorf("audit log after upgrade = %+v, %v; want the one event", events, err)
+	}
+	if seq, err := db.AppendAudit(ctx, store.AuditEvent{Kind: "k"}); err != nil || seq != 2 {
+		t.Errorf("AppendAudit after upgrade = seq %d, %v; want 2", seq, err)
+	}
+	if v, err := db.Counter(ctx, "c"); err != nil || v != 3 {
+		t.Errorf("Counter after upgrade = %d, %v; want 3", v, err)
+	}
+	// The old user takes part in what version 2 added, and its erasure
+	// covers it.
+	if err := db.AppendSignIn(ctx, "u1", store.SignInRecord{Time: at, DeviceID: "d", Strong: true}); err != nil {
+		t.Errorf("AppendSignIn after upgrade: %v", err)
+	}
+	if err := db.CreateFactor(ctx, store.Factor{ID: "f", UserID: "u1", Kind: store.FactorPasskey, LookupKey: []byte("k")}); err != nil {
+		t.Errorf("CreateFactor after upgrade: %v", err)
+	}
+	if err := db.DeleteUser(ctx, "u1"); err != nil {
+		t.Fatalf("DeleteUser after upgrade: %v", err)
+	}
+	assertNoTrace(t, db, "u1")
+	db.Close()
+	if got := readVersion(t, path); got != strconv.Itoa(schemaVersion()) {
+		t.Errorf("schema version after upgrade = %q, want %d", got, schemaVersion())
 	}
 }
 
@@ -222,6 +321,12 @@ func TestInvalidKeys(t *testing.T) {
 		{"CreateUser NUL in id", db.CreateUser(ctx, store.User{ID: "a\x00b"})},
 		{"CreateSession empty id hash", db.CreateSession(ctx, store.Session{UserID: "a"})},
 		{"CreateSession NUL in user id", db.CreateSession(ctx, store.Session{IDHash: []byte{1}, UserID: "a\x00"})},
+		{"AppendSignIn empty user id", db.AppendSignIn(ctx, "", store.SignInRecord{})},
+		{"AppendPayment NUL in user id", db.AppendPayment(ctx, "a\x00", store.PaymentRecord{})},
+		{"SetLastReport empty user id", db.SetLastReport(ctx, "", time.Time{})},
+		{"CreateFactor empty user id", db.CreateFactor(ctx, store.Factor{ID: "f"})},
+		{"CreateFactor empty factor id", db.CreateFactor(ctx, store.Factor{UserID: "a"})},
+		{"CreateFactor NUL in user id", db.CreateFactor(ctx, store.Factor{ID: "f", UserID: "a\x00"})},
 	} {
 		if tc.err == nil {
 			t.Errorf("%s: no error", tc.name)

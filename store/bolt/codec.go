@@ -3,14 +3,17 @@ package bolt
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/assent-auth/assent/store"
 )
 
-// Sessions are read on every authenticated request, so they are stored in a
-// compact binary form rather than JSON, which costs several times more to
-// decode. Users and audit events are read far less often and stay JSON.
+// Sessions are read on every authenticated request, and the risk engine
+// reads dozens of sign-in and payment records on every assessment, so these
+// are stored in a compact binary form rather than JSON, which costs several
+// times more to decode (see BenchmarkHistoryDecode). Users, factors and audit
+// events are read far less often and stay JSON.
 //
 // A session value is:
 //
@@ -56,7 +59,7 @@ func decodeSession(idHash, v []byte) (store.Session, error) {
 	if len(v) == 0 || v[0] != sessionFormat {
 		return store.Session{}, errMalformedSession
 	}
-	d := decoder{b: v[1:]}
+	d := decoder[[]byte]{b: v[1:]}
 	s := store.Session{IDHash: append([]byte(nil), idHash...)}
 	s.UserID = d.string()
 	s.AuthTime = d.time()
@@ -91,40 +94,54 @@ func appendTime(b []byte, t time.Time) []byte {
 	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
 }
 
-// decoder reads the encoding that the append functions write. After the
-// first error it returns zero values and sets bad.
-type decoder struct {
-	b   []byte
+// decoder reads the encoding that the append functions write, from a byte
+// slice or from a string. Reading from a string, string returns substrings
+// of it: records copied into one string and decoded from there cost one
+// allocation for all their strings, rather than one per field. After the
+// first error a decoder returns zero values and sets bad.
+type decoder[T []byte | string] struct {
+	b   T
 	bad bool
 }
 
-func (d *decoder) uvarint() uint64 {
+// uvarint reads what binary.AppendUvarint writes, as binary.Uvarint does,
+// which takes no string.
+func (d *decoder[T]) uvarint() uint64 {
 	if d.bad {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.bad = true
-		return 0
+	var x uint64
+	var s uint
+	for i := 0; i < len(d.b); i++ {
+		if i == binary.MaxVarintLen64 {
+			break // overflow
+		}
+		c := d.b[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				break // overflow
+			}
+			d.b = d.b[i+1:]
+			return x | uint64(c)<<s
+		}
+		x |= uint64(c&0x7f) << s
+		s += 7
 	}
-	d.b = d.b[n:]
-	return v
+	d.bad = true
+	return 0
 }
 
-func (d *decoder) varint() int64 {
-	if d.bad {
-		return 0
+// varint reads what binary.AppendVarint writes.
+func (d *decoder[T]) varint() int64 {
+	ux := d.uvarint()
+	x := int64(ux >> 1)
+	if ux&1 != 0 {
+		x = ^x
 	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.bad = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
+	return x
 }
 
-func (d *decoder) string() string {
+func (d *decoder[T]) string() string {
 	n := d.uvarint()
 	if d.bad {
 		return ""
@@ -138,7 +155,37 @@ func (d *decoder) string() string {
 	return s
 }
 
-func (d *decoder) time() time.Time {
+func (d *decoder[T]) byte() byte {
+	if d.bad {
+		return 0
+	}
+	if len(d.b) == 0 {
+		d.bad = true
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+// float reads 8 bytes: the big-endian IEEE 754 bits.
+func (d *decoder[T]) float() float64 {
+	if d.bad {
+		return 0
+	}
+	if len(d.b) < 8 {
+		d.bad = true
+		return 0
+	}
+	var u uint64
+	for i := range 8 {
+		u = u<<8 | uint64(d.b[i])
+	}
+	d.b = d.b[8:]
+	return math.Float64frombits(u)
+}
+
+func (d *decoder[T]) time() time.Time {
 	sec := d.varint()
 	nsec := d.uvarint()
 	if d.bad {
@@ -149,4 +196,186 @@ func (d *decoder) time() time.Time {
 		return time.Time{}
 	}
 	return time.Unix(sec, int64(nsec)).UTC()
+}
+
+// A sign-in record value is:
+//
+//	format   byte (signInFormat)
+//	flags    byte: flagStrong, flagCoords, flagRadius, flagMobile, flagAnonymous
+//	time     time
+//	ip, country, city, precision, device id, browser, os   strings
+//	lat, lon 8 bytes each, big-endian IEEE 754, only with flagCoords
+//	radius   8 bytes, big-endian IEEE 754, only with flagRadius
+//
+// and a payment record value is:
+//
+//	format   byte (paymentFormat)
+//	flags    byte: flagStrong
+//	time     time
+//	amount   varint
+//	currency, payee   strings
+//
+// Unknown flag bits are refused, so that a value decodes only if this build
+// would have written it.
+const (
+	signInFormat  = 1
+	paymentFormat = 1
+
+	flagStrong    = 1 << 0
+	flagCoords    = 1 << 1
+	flagRadius    = 1 << 2
+	flagMobile    = 1 << 3
+	flagAnonymous = 1 << 4
+
+	signInFlags = flagStrong | flagCoords | flagRadius | flagMobile | flagAnonymous
+)
+
+var (
+	errMalformedSignIn  = errors.New("malformed sign-in record")
+	errMalformedPayment = errors.New("malformed payment record")
+)
+
+func encodeSignIn(r store.SignInRecord) []byte {
+	n := 2 + 2*binary.MaxVarintLen64 + 7*binary.MaxVarintLen64 + 3*8 +
+		len(r.IP) + len(r.Country) + len(r.City) + len(r.Precision) + len(r.DeviceID) + len(r.Browser) + len(r.OS)
+	b := make([]byte, 0, n)
+	var flags byte
+	if r.Strong {
+		flags |= flagStrong
+	}
+	coords := math.Float64bits(r.Lat)|math.Float64bits(r.Lon) != 0
+	if coords {
+		flags |= flagCoords
+	}
+	radius := math.Float64bits(r.RadiusKm) != 0
+	if radius {
+		flags |= flagRadius
+	}
+	if r.Mobile {
+		flags |= flagMobile
+	}
+	if r.Anonymous {
+		flags |= flagAnonymous
+	}
+	b = append(b, signInFormat, flags)
+	b = appendTime(b, r.Time)
+	for _, s := range [...]string{r.IP, r.Country, r.City, r.Precision, r.DeviceID, r.Browser, r.OS} {
+		b = appendString(b, s)
+	}
+	if coords {
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(r.Lat))
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(r.Lon))
+	}
+	if radius {
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(r.RadiusKm))
+	}
+	return b
+}
+
+// decodeSignIn decodes v, which may point into the database's memory map:
+// the result shares no memory with it.
+func decodeSignIn(v []byte) (store.SignInRecord, error) {
+	var r store.SignInRecord
+	err := decodeSignInTo(&r, v)
+	return r, err
+}
+
+// decodeSignInTo decodes v into *r. From a string, r's strings are
+// substrings of v.
+func decodeSignInTo[T []byte | string](r *store.SignInRecord, v T) error {
+	if len(v) < 2 || v[0] != signInFormat {
+		return errMalformedSignIn
+	}
+	d := decoder[T]{b: v[1:]}
+	flags := d.byte()
+	if flags&^signInFlags != 0 {
+		return errMalformedSignIn
+	}
+	*r = store.SignInRecord{
+		Time:      d.time(),
+		IP:        d.string(),
+		Country:   d.string(),
+		City:      d.string(),
+		Precision: d.string(),
+		DeviceID:  d.string(),
+		Browser:   d.string(),
+		OS:        d.string(),
+		Strong:    flags&flagStrong != 0,
+		Mobile:    flags&flagMobile != 0,
+		Anonymous: flags&flagAnonymous != 0,
+	}
+	if flags&flagCoords != 0 {
+		r.Lat = d.float()
+		r.Lon = d.float()
+	}
+	if flags&flagRadius != 0 {
+		r.RadiusKm = d.float()
+	}
+	if d.bad || len(d.b) != 0 {
+		*r = store.SignInRecord{}
+		return errMalformedSignIn
+	}
+	return nil
+}
+
+func encodePayment(r store.PaymentRecord) []byte {
+	b := make([]byte, 0, 2+3*binary.MaxVarintLen64+2*binary.MaxVarintLen64+len(r.Currency)+len(r.Payee))
+	var flags byte
+	if r.Strong {
+		flags |= flagStrong
+	}
+	b = append(b, paymentFormat, flags)
+	b = appendTime(b, r.Time)
+	b = binary.AppendVarint(b, r.Amount)
+	b = appendString(b, r.Currency)
+	return appendString(b, r.Payee)
+}
+
+// decodePayment decodes v, which may point into the database's memory map:
+// the result shares no memory with it.
+func decodePayment(v []byte) (store.PaymentRecord, error) {
+	var r store.PaymentRecord
+	err := decodePaymentTo(&r, v)
+	return r, err
+}
+
+// decodePaymentTo decodes v into *r. From a string, r's strings are
+// substrings of v.
+func decodePaymentTo[T []byte | string](r *store.PaymentRecord, v T) error {
+	if len(v) < 2 || v[0] != paymentFormat {
+		return errMalformedPayment
+	}
+	d := decoder[T]{b: v[1:]}
+	flags := d.byte()
+	if flags&^flagStrong != 0 {
+		return errMalformedPayment
+	}
+	*r = store.PaymentRecord{
+		Time:     d.time(),
+		Amount:   d.varint(),
+		Currency: d.string(),
+		Payee:    d.string(),
+		Strong:   flags&flagStrong != 0,
+	}
+	if d.bad || len(d.b) != 0 {
+		*r = store.PaymentRecord{}
+		return errMalformedPayment
+	}
+	return nil
+}
+
+// A time value (in devices, payees) is a time as above and nothing else.
+func encodeTime(t time.Time) []byte {
+	return appendTime(make([]byte, 0, 2*binary.MaxVarintLen64), t)
+}
+
+var errMalformedTime = errors.New("malformed time value")
+
+func decodeTime(v []byte) (time.Time, error) {
+	d := decoder[[]byte]{b: v}
+	t := d.time()
+	if d.bad || len(d.b) != 0 {
+		return time.Time{}, errMalformedTime
+	}
+	return t, nil
 }

@@ -25,6 +25,28 @@ var (
 	bucketCounters = []byte("counters")
 	// meta: schema_version -> decimal version number.
 	bucketMeta = []byte("meta")
+
+	// Since version 2. Every key of these buckets begins with the user id
+	// and 0x00, or is the user id, so DeleteUser finds them by prefix.
+
+	// signins: user id, 0x00, history key -> binary store.SignInRecord (see
+	// historyKey and history_codec.go). A reverse cursor gives a user's
+	// newest first.
+	bucketSignIns = []byte("signins")
+	// payments: user id, 0x00, history key -> binary store.PaymentRecord.
+	bucketPayments = []byte("payments")
+	// devices: user id, 0x00, device id -> time the device was first seen
+	// with strong authentication.
+	bucketDevices = []byte("devices")
+	// payees: user id, 0x00, payee -> time of the first payment to it.
+	bucketPayees = []byte("payees")
+	// history_users: user id -> binary summary: how many sign-ins and
+	// payments are stored (to trim without counting) and the last report.
+	bucketHistoryUsers = []byte("history_users")
+	// factors: user id, 0x00, factor id -> JSON store.Factor.
+	bucketFactors = []byte("factors")
+	// factor_lookup: LookupKey -> user id, 0x00, factor id.
+	bucketFactorLookup = []byte("factor_lookup")
 )
 
 // keySchemaVersion holds the version of the last migration applied.
@@ -42,16 +64,32 @@ type migration struct {
 // reorder an entry that has been released.
 var migrations = []migration{
 	{version: 1, apply: createBuckets},
+	{version: 2, apply: createHistoryAndFactorBuckets},
 }
 
 // schemaVersion is the version this build writes.
 func schemaVersion() int { return migrations[len(migrations)-1].version }
 
+// createBuckets is migration 1: users, sessions, the audit log and
+// counters.
 func createBuckets(tx *bbolt.Tx) error {
-	for _, name := range [][]byte{
+	return createBucketsNamed(tx,
 		bucketUsers, bucketUsersByEmail, bucketSessions, bucketSessionsByUser,
 		bucketAudit, bucketCounters, bucketMeta,
-	} {
+	)
+}
+
+// createHistoryAndFactorBuckets is migration 2: the risk engine's history
+// and users' strong authenticators. Nothing existing changes.
+func createHistoryAndFactorBuckets(tx *bbolt.Tx) error {
+	return createBucketsNamed(tx,
+		bucketSignIns, bucketPayments, bucketDevices, bucketPayees, bucketHistoryUsers,
+		bucketFactors, bucketFactorLookup,
+	)
+}
+
+func createBucketsNamed(tx *bbolt.Tx, names ...[]byte) error {
+	for _, name := range names {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
@@ -61,7 +99,12 @@ func createBuckets(tx *bbolt.Tx) error {
 
 // migrate brings db up to schemaVersion, or refuses a file from a newer
 // release. A file that is already current costs one read transaction.
-func migrate(db *bbolt.DB) error {
+func migrate(db *bbolt.DB) error { return migrateWith(db, migrations) }
+
+// migrateWith applies ms, a prefix of migrations, as migrate does. Tests use
+// it to write files as an older release did.
+func migrateWith(db *bbolt.DB, ms []migration) error {
+	latest := ms[len(ms)-1].version
 	var current int
 	err := db.View(func(tx *bbolt.Tx) error {
 		var err error
@@ -71,10 +114,10 @@ func migrate(db *bbolt.DB) error {
 	if err != nil {
 		return err
 	}
-	if current > schemaVersion() {
-		return tooNew(current)
+	if current > latest {
+		return tooNew(current, latest)
 	}
-	if current == schemaVersion() {
+	if current == latest {
 		return nil
 	}
 	return db.Update(func(tx *bbolt.Tx) error {
@@ -84,10 +127,10 @@ func migrate(db *bbolt.DB) error {
 		if err != nil {
 			return err
 		}
-		if current > schemaVersion() {
-			return tooNew(current)
+		if current > latest {
+			return tooNew(current, latest)
 		}
-		for _, m := range migrations {
+		for _, m := range ms {
 			if m.version <= current {
 				continue
 			}
@@ -106,8 +149,8 @@ func migrate(db *bbolt.DB) error {
 	})
 }
 
-func tooNew(v int) error {
-	return fmt.Errorf("%w: file has schema version %d, this build knows up to %d; run a newer assentd", ErrSchemaTooNew, v, schemaVersion())
+func tooNew(v, latest int) error {
+	return fmt.Errorf("%w: file has schema version %d, this build knows up to %d; run a newer assentd", ErrSchemaTooNew, v, latest)
 }
 
 // readSchemaVersion returns the file's schema version; 0 for a new file.

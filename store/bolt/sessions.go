@@ -12,8 +12,9 @@ import (
 	"github.com/assent-auth/assent/store"
 )
 
-// CreateSession inserts s; store.ErrExists if its IDHash is taken. It does
-// not check that s.UserID names an existing user.
+// CreateSession inserts s; store.ErrExists if its IDHash is taken,
+// store.ErrNotFound if s.UserID names no user. Both are checked in the
+// transaction that writes s, so a session never outlives its user.
 func (d *DB) CreateSession(ctx context.Context, s store.Session) error {
 	if len(s.IDHash) == 0 {
 		return errors.New("create session: empty id hash")
@@ -23,6 +24,9 @@ func (d *DB) CreateSession(ctx context.Context, s store.Session) error {
 	}
 	v := encodeSession(s)
 	err := d.update(ctx, func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketUsers).Get([]byte(s.UserID)) == nil {
+			return store.ErrNotFound
+		}
 		sessions := tx.Bucket(bucketSessions)
 		if sessions.Get(s.IDHash) != nil {
 			return store.ErrExists

@@ -171,8 +171,10 @@ func (d *DB) CompareAndSwapUser(ctx context.Context, u store.User) (store.User, 
 	return out, nil
 }
 
-// DeleteUser removes the user, its e-mail index entry and all its sessions
-// in one transaction; store.ErrNotFound if there is no such user.
+// DeleteUser removes, in one transaction, the user, its e-mail index entry,
+// its sessions, its factors with their lookup entries, and all its history
+// (sign-ins, payments, devices, payees, last report); store.ErrNotFound if
+// there is no such user.
 func (d *DB) DeleteUser(ctx context.Context, id string) error {
 	err := d.update(ctx, func(tx *bbolt.Tx) error {
 		u, err := getUser(tx, id)
@@ -189,6 +191,12 @@ func (d *DB) DeleteUser(ctx context.Context, id string) error {
 			}
 		}
 		if _, err := deleteUserSessions(tx, id); err != nil {
+			return err
+		}
+		if err := deleteUserFactors(tx, id); err != nil {
+			return err
+		}
+		if err := deleteUserHistory(tx, id); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketUsers).Delete([]byte(id))
@@ -243,8 +251,8 @@ func putUpdated(tx *bbolt.Tx, old, u store.User) (store.User, error) {
 }
 
 // validUserID rejects ids that cannot be keys: empty ones, and ones holding
-// the 0x00 byte that separates the user id from the session in
-// sessions_by_user.
+// the 0x00 byte that separates the user id from what follows it in the keys
+// of sessions_by_user, factors and the history buckets.
 func validUserID(id string) error {
 	if id == "" {
 		return errors.New("empty user id")

@@ -36,11 +36,51 @@ func testReopen(t *testing.T, open Opener) {
 	if _, err := s.AddCounter(ctx, "c", 5); err != nil {
 		t.Fatalf("AddCounter: %v", err)
 	}
+	for _, i := range []int{1, 2, 3} {
+		mustAppendSignIn(t, s, "u1", signIn(2*i))
+		mustAppendPayment(t, s, "u1", payment(i))
+	}
+	if err := s.SetLastReport(ctx, "u1", t0()); err != nil {
+		t.Fatalf("SetLastReport: %v", err)
+	}
+	f1 := mustCreateFactor(t, s, newFactor("u1", "f1", store.FactorPasskey, t0(), "cred-1"))
+	f2 := mustCreateFactor(t, s, newFactor("u1", "f2", store.FactorTOTP, t0().Add(time.Minute), ""))
+	f1, err = s.UpdateFactor(ctx, "u1", "f1", func(f store.Factor) (store.Factor, error) {
+		f.LastUsedAt = t0().Add(time.Hour)
+		return f, nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateFactor: %v", err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 
 	s = reopen(t)
+	checkSignIns(t, "sign-ins after reopen", mustListSignIns(t, s, "u1", 10), signIns(6, 4, 2))
+	checkPayments(t, "payments after reopen", mustListPayments(t, s, "u1", time.Time{}, 10), payments(3, 2, 1))
+	seen, err := s.DeviceFirstSeen(ctx, "u1", signIn(4).DeviceID)
+	checkTime(t, "DeviceFirstSeen after reopen", seen, err, signIn(4).Time)
+	seen, err = s.PayeeFirstSeen(ctx, "u1", payment(2).Payee)
+	checkTime(t, "PayeeFirstSeen after reopen", seen, err, payment(2).Time)
+	seen, err = s.LastReport(ctx, "u1")
+	checkTime(t, "LastReport after reopen", seen, err, t0())
+	factors, err := s.ListFactors(ctx, "u1")
+	if err != nil {
+		t.Fatalf("ListFactors after reopen: %v", err)
+	}
+	checkFactors(t, "factors after reopen", factors, []store.Factor{f1, f2})
+	byKey, err := s.GetFactorByLookupKey(ctx, []byte("cred-1"))
+	if err != nil {
+		t.Fatalf("GetFactorByLookupKey after reopen: %v", err)
+	}
+	checkFactor(t, "factor by lookup key after reopen", byKey, f1)
+	checkErr(t, "CreateFactor with a taken lookup key after reopen",
+		s.CreateFactor(ctx, newFactor("u2", "f3", store.FactorPasskey, t0(), "cred-1")), store.ErrExists)
+	// Appends carry on after reopen, in order with what came before.
+	mustAppendSignIn(t, s, "u1", signIn(5))
+	checkSignIns(t, "sign-ins after an append after reopen", mustListSignIns(t, s, "u1", 10), signIns(6, 5, 4, 2))
+
 	checkUser(t, "u1 after reopen", mustGetUser(t, s, "u1"), u1)
 	checkUser(t, "u2 after reopen", mustGetUser(t, s, "u2"), u2)
 	got, err := s.GetUserByEmailIndex(ctx, emailIndex("u1@example.com"))
@@ -166,17 +206,64 @@ func calls(s store.Store) []struct {
 			_, err := s.Counter(ctx, "c")
 			return err
 		}},
+		{"AppendSignIn", func(ctx context.Context) error { return s.AppendSignIn(ctx, "u1", signIn(2)) }},
+		{"ListSignIns", func(ctx context.Context) error {
+			_, err := s.ListSignIns(ctx, "u1", 10)
+			return err
+		}},
+		{"AppendPayment", func(ctx context.Context) error { return s.AppendPayment(ctx, "u1", payment(1)) }},
+		{"ListPayments", func(ctx context.Context) error {
+			_, err := s.ListPayments(ctx, "u1", time.Time{}, 10)
+			return err
+		}},
+		{"DeviceFirstSeen", func(ctx context.Context) error {
+			_, err := s.DeviceFirstSeen(ctx, "u1", signIn(2).DeviceID)
+			return err
+		}},
+		{"PayeeFirstSeen", func(ctx context.Context) error {
+			_, err := s.PayeeFirstSeen(ctx, "u1", payment(1).Payee)
+			return err
+		}},
+		{"SetLastReport", func(ctx context.Context) error { return s.SetLastReport(ctx, "u1", t0()) }},
+		{"LastReport", func(ctx context.Context) error {
+			_, err := s.LastReport(ctx, "u1")
+			return err
+		}},
+		{"CreateFactor", func(ctx context.Context) error {
+			return s.CreateFactor(ctx, newFactor("u1", "new", store.FactorTOTP, t0(), "cred-new"))
+		}},
+		{"GetFactor", func(ctx context.Context) error {
+			_, err := s.GetFactor(ctx, "u1", "f1")
+			return err
+		}},
+		{"GetFactorByLookupKey", func(ctx context.Context) error {
+			_, err := s.GetFactorByLookupKey(ctx, []byte("cred-1"))
+			return err
+		}},
+		{"ListFactors", func(ctx context.Context) error {
+			_, err := s.ListFactors(ctx, "u1")
+			return err
+		}},
+		{"UpdateFactor", func(ctx context.Context) error {
+			_, err := s.UpdateFactor(ctx, "u1", "f1", func(f store.Factor) (store.Factor, error) {
+				f.Name = "renamed"
+				return f, nil
+			})
+			return err
+		}},
+		{"DeleteFactor", func(ctx context.Context) error { return s.DeleteFactor(ctx, "u1", "f1") }},
 	}
 }
 
-// seed creates user u1 with session s1; the counter c and the audit log
-// stay empty.
-func seed(t *testing.T, s store.Store) (store.User, store.Session) {
+// seed creates user u1 with session s1 and factor f1; the counter c, the
+// audit log and u1's history stay empty.
+func seed(t *testing.T, s store.Store) (store.User, store.Session, store.Factor) {
 	t.Helper()
 	u := mustCreateUser(t, s, newUser("u1", "u1@example.com"))
 	sess := newSession("s1", "u1", t0().Add(time.Hour))
 	mustCreateSession(t, s, sess)
-	return u, sess
+	f := mustCreateFactor(t, s, newFactor("u1", "f1", store.FactorPasskey, t0(), "cred-1"))
+	return u, sess, f
 }
 
 func testClosed(t *testing.T, open Opener) {
@@ -193,7 +280,7 @@ func testClosed(t *testing.T, open Opener) {
 
 func testCancelledContext(t *testing.T, open Opener) {
 	s, _ := openStore(t, open)
-	u, sess := seed(t, s)
+	u, sess, f := seed(t, s)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	for _, c := range calls(s) {
@@ -224,4 +311,17 @@ func testCancelledContext(t *testing.T, open Opener) {
 	if v, err := s.Counter(live, "c"); err != nil || v != 0 {
 		t.Errorf("Counter(c) = %d, %v; want 0", v, err)
 	}
+	checkSignIns(t, "ListSignIns(u1)", mustListSignIns(t, s, "u1", 10), nil)
+	checkPayments(t, "ListPayments(u1)", mustListPayments(t, s, "u1", time.Time{}, 10), nil)
+	seen, err := s.DeviceFirstSeen(live, "u1", signIn(2).DeviceID)
+	checkTime(t, "DeviceFirstSeen(u1)", seen, err, time.Time{})
+	seen, err = s.PayeeFirstSeen(live, "u1", payment(1).Payee)
+	checkTime(t, "PayeeFirstSeen(u1)", seen, err, time.Time{})
+	seen, err = s.LastReport(live, "u1")
+	checkTime(t, "LastReport(u1)", seen, err, time.Time{})
+	checkFactor(t, "f1", mustGetFactor(t, s, "u1", "f1"), f)
+	_, err = s.GetFactor(live, "u1", "new")
+	checkErr(t, "GetFactor(new)", err, store.ErrNotFound)
+	_, err = s.GetFactorByLookupKey(live, []byte("cred-new"))
+	checkErr(t, "GetFactorByLookupKey(cred-new)", err, store.ErrNotFound)
 }

@@ -17,6 +17,9 @@ func mustCreateSession(t *testing.T, s store.Store, sess store.Session) {
 func testSessions(t *testing.T, open Opener) {
 	s, _ := openStore(t, open)
 	ctx := t.Context()
+	for _, id := range []string{"a", "ab", "c"} {
+		mustCreateUser(t, s, newUser(id, id+"@example.com"))
+	}
 	exp := t0().Add(24 * time.Hour)
 	a1 := newSession("a1", "a", exp)
 	a2 := newSession("a2", "a", exp)
@@ -70,6 +73,9 @@ func testSessions(t *testing.T, open Opener) {
 func testDeleteExpiredSessions(t *testing.T, open Opener) {
 	s, _ := openStore(t, open)
 	ctx := t.Context()
+	for _, id := range []string{"a", "b", "c"} {
+		mustCreateUser(t, s, newUser(id, id+"@example.com"))
+	}
 	now := t0().Add(72 * time.Hour)
 	expired := []store.Session{
 		newSession("long gone", "a", now.Add(-time.Hour)),

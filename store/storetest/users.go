@@ -171,6 +171,9 @@ func testNotFound(t *testing.T, open Opener) {
 			return err
 		}},
 		{"DeleteUser", func() error { return s.DeleteUser(ctx, "absent") }},
+		{"CreateSession", func() error {
+			return s.CreateSession(ctx, newSession("absent", "absent", t0().Add(time.Hour)))
+		}},
 		{"GetSession", func() error { _, err := s.GetSession(ctx, sessionID("absent")); return err }},
 		{"DeleteSession", func() error { return s.DeleteSession(ctx, sessionID("absent")) }},
 	}
@@ -179,6 +182,10 @@ func testNotFound(t *testing.T, open Opener) {
 	}
 	if fnCalled {
 		t.Error("UpdateUser called fn for a user that does not exist")
+	}
+	// The refused session was not written, not even in part.
+	if n, err := s.DeleteUserSessions(ctx, "absent"); err != nil || n != 0 {
+		t.Errorf("DeleteUserSessions(absent) = %d, %v; want 0, nil", n, err)
 	}
 	// None of the failed calls created anything.
 	users, err := s.ListUsers(ctx, "", 10)
@@ -213,21 +220,22 @@ func testExists(t *testing.T, open Opener) {
 		t.Errorf("GetUserByEmailIndex(alice) = %q, %v; want alice", got.ID, err)
 	}
 
-	// Same session id hash.
+	// Same session id hash, another user.
+	mustCreateUser(t, s, newUser("bob", "bob@example.com"))
 	sess := newSession("one", "alice", t0().Add(time.Hour))
 	if err := s.CreateSession(ctx, sess); err != nil {
 		t.Fatalf("CreateSession: %v", err)
 	}
-	dup := newSession("one", "mallory", t0().Add(48*time.Hour))
+	dup := newSession("one", "bob", t0().Add(48*time.Hour))
 	checkErr(t, "CreateSession with a taken id hash", s.CreateSession(ctx, dup), store.ErrExists)
 	gotSess, err := s.GetSession(ctx, sess.IDHash)
 	if err != nil {
 		t.Fatalf("GetSession: %v", err)
 	}
 	checkSession(t, "session after duplicate", gotSess, sess)
-	n, err := s.DeleteUserSessions(ctx, "mallory")
+	n, err := s.DeleteUserSessions(ctx, "bob")
 	if err != nil || n != 0 {
-		t.Errorf("DeleteUserSessions(mallory) = %d, %v; want 0, nil", n, err)
+		t.Errorf("DeleteUserSessions(bob) = %d, %v; want 0, nil", n, err)
 	}
 }
 
