@@ -14,6 +14,8 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	signins  *prometheus.CounterVec
+	// assessments counts risk decisions by event kind and decision.
+	assessments *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -29,7 +31,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "assent_signins_total", Help: "Password sign-in attempts by outcome.",
 		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.signins)
+	m.assessments = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "assent_risk_assessments_total", Help: "Risk assessments by event kind and decision.",
+	}, []string{"kind", "decision"})
+	reg.MustRegister(m.requests, m.latency, m.signins, m.assessments)
 	return m
 }
 
@@ -46,10 +51,13 @@ func InstrumentStore(s store.Store, reg prometheus.Registerer) store.Store {
 		Buckets: []float64{.00001, .00005, .0001, .0005, .001, .0025, .005, .01, .05, .1, .5},
 	}, []string{"op"})
 	reg.MustRegister(h)
-	return &timedStore{s: s, h: h}
+	return &timedStore{Store: s, s: s, h: h}
 }
 
+// timedStore times the operations it overrides; the rest pass through the
+// embedded Store untimed.
 type timedStore struct {
+	store.Store
 	s store.Store
 	h *prometheus.HistogramVec
 }
@@ -114,4 +122,12 @@ func (t *timedStore) AddCounter(ctx context.Context, name string, d int64) (int6
 func (t *timedStore) Counter(ctx context.Context, name string) (int64, error) {
 	return timed(t, "counter", func() (int64, error) { return t.s.Counter(ctx, name) })
 }
-func (t *timedStore) Close() error { return t.s.Close() }
+func (t *timedStore) AppendSignIn(ctx context.Context, userID string, r store.SignInRecord) error {
+	return timed0(t, "append_sign_in", func() error { return t.s.AppendSignIn(ctx, userID, r) })
+}
+func (t *timedStore) ListSignIns(ctx context.Context, userID string, limit int) ([]store.SignInRecord, error) {
+	return timed(t, "list_sign_ins", func() ([]store.SignInRecord, error) { return t.s.ListSignIns(ctx, userID, limit) })
+}
+func (t *timedStore) ListFactors(ctx context.Context, userID string) ([]store.Factor, error) {
+	return timed(t, "list_factors", func() ([]store.Factor, error) { return t.s.ListFactors(ctx, userID) })
+}

@@ -1,6 +1,10 @@
-// Package devices will own the enrolled instances of the company's mobile
-// app: one-time enrollment codes, each device's P-256 public key and proof of
-// possession, push tokens, renaming and revocation.
+// Package devices owns a user's strong authenticators as records behind the
+// store: passkeys (WebAuthn credentials, with their sign counters and backup
+// flags), TOTP seeds (sealed at rest) and recovery codes (kept only as
+// hashes), and later the enrolled instances of the company's mobile app. It
+// runs the WebAuthn ceremonies' verification, checks TOTP codes and consumes
+// single-use values exactly once.
 //
-// It knows nothing of HTTP and must never import authserver.
+// It knows nothing of HTTP and must never import authserver; callers keep
+// the short-lived ceremony state and bind it to the browser.
 package devices

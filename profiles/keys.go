@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -21,6 +22,7 @@ var errSealed = errors.New("profiles: sealed data cannot be opened")
 // Keyring holds the keys derived from the master key: one wraps per-user
 // data keys, the other keys the e-mail index. It is safe for concurrent use.
 type Keyring struct {
+	master   []byte
 	wrap     cipher.AEAD
 	indexKey []byte
 }
@@ -42,7 +44,19 @@ func NewKeyring(master []byte) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Keyring{wrap: aead, indexKey: indexKey}, nil
+	return &Keyring{master: bytes.Clone(master), wrap: aead, indexKey: indexKey}, nil
+}
+
+// AEAD returns an AES-256-GCM cipher under a key derived from the master
+// key for one purpose (for example "totp seeds v1"), so that other packages
+// can seal their secrets at rest without seeing the master key. Different
+// purposes get independent keys.
+func (k *Keyring) AEAD(purpose string) (cipher.AEAD, error) {
+	key, err := hkdf.Key(sha256.New, k.master, nil, "assent purpose: "+purpose, 32)
+	if err != nil {
+		return nil, err
+	}
+	return newGCM(key)
 }
 
 // EmailIndex returns the keyed hash under which a normalised e-mail is

@@ -108,6 +108,8 @@ type Store interface {
 	Audit
 	History
 	Factors
+	Outbox
+	OIDC
 	// Close releases the store. Further calls fail with ErrClosed.
 	Close() error
 }

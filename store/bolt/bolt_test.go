@@ -147,6 +147,7 @@ var allBuckets = [][]byte{
 	bucketAudit, bucketCounters, bucketMeta,
 	bucketSignIns, bucketPayments, bucketDevices, bucketPayees, bucketHistoryUsers,
 	bucketFactors, bucketFactorLookup,
+	bucketOutbox,
 }
 
 // TestMigrateFromVersion1 writes a file as a release with only migration 1

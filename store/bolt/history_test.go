@@ -105,7 +105,7 @@ func TestDeleteUserLeavesNoTrace(t *testing.T) {
 	if err := db.db.View(func(tx *bbolt.Tx) error {
 		for _, name := range allBuckets {
 			switch string(name) {
-			case string(bucketAudit), string(bucketCounters), string(bucketMeta), string(bucketSessions):
+			case string(bucketAudit), string(bucketCounters), string(bucketMeta), string(bucketSessions), string(bucketOutbox):
 				continue // not keyed by user
 			}
 			found := false

@@ -65,6 +65,8 @@ type migration struct {
 var migrations = []migration{
 	{version: 1, apply: createBuckets},
 	{version: 2, apply: createHistoryAndFactorBuckets},
+	{version: 3, apply: createOutboxBucket},
+	{version: 4, apply: createOIDCBuckets},
 }
 
 // schemaVersion is the version this build writes.

@@ -173,8 +173,8 @@ func (d *DB) CompareAndSwapUser(ctx context.Context, u store.User) (store.User, 
 
 // DeleteUser removes, in one transaction, the user, its e-mail index entry,
 // its sessions, its factors with their lookup entries, and all its history
-// (sign-ins, payments, devices, payees, last report); store.ErrNotFound if
-// there is no such user.
+// (sign-ins, payments, devices, payees, last report) and its OpenID Connect
+// refresh tokens; store.ErrNotFound if there is no such user.
 func (d *DB) DeleteUser(ctx context.Context, id string) error {
 	err := d.update(ctx, func(tx *bbolt.Tx) error {
 		u, err := getUser(tx, id)
@@ -197,6 +197,9 @@ func (d *DB) DeleteUser(ctx context.Context, id string) error {
 			return err
 		}
 		if err := deleteUserHistory(tx, id); err != nil {
+			return err
+		}
+		if err := deleteUserRefreshTokens(tx, id); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketUsers).Delete([]byte(id))

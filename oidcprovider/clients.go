@@ -1,0 +1,203 @@
+package oidcprovider
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"github.com/assent-auth/assent/acr"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/assent-auth/assent/store"
+)
+
+// ClientConfig declares a relying party in the configuration file.
+type ClientConfig struct {
+	ID string `yaml:"id"`
+	// Secret is the client secret of a confidential client (at least 32
+	// characters); empty for a public one.
+	Secret       string   `yaml:"secret"`
+	Public       bool     `yaml:"public"`
+	RedirectURIs []string `yaml:"redirect_uris"`
+	// MinACR is the lowest acr the client accepts.
+	MinACR string `yaml:"min_acr"`
+}
+
+// Validate reports every problem with c at once; where names the client.
+func (c ClientConfig) Validate(where string) error {
+	var errs []error
+	if c.ID == "" || len(c.ID) > 128 {
+		errs = append(errs, fmt.Errorf("%s.id: required, at most 128 characters", where))
+	}
+	if c.Public && c.Secret != "" {
+		errs = append(errs, fmt.Errorf("%s.secret: a public client has no secret", where))
+	}
+	if !c.Public && len(c.Secret) < 32 {
+		errs = append(errs, fmt.Errorf("%s.secret: at least 32 characters for a confidential client", where))
+	}
+	if err := validateRedirectURIs(c.RedirectURIs); err != nil {
+		errs = append(errs, fmt.Errorf("%s.redirect_uris: %w", where, err))
+	}
+	if _, ok := acr.Parse(c.MinACR); c.MinACR != "" && !ok {
+		errs = append(errs, fmt.Errorf("%s.min_acr: %q is not one of %v", where, c.MinACR, acr.Values()))
+	}
+	return errors.Join(errs...)
+}
+
+func validateRedirectURIs(uris []string) error {
+	if len(uris) == 0 {
+		return errors.New("at least one is required")
+	}
+	for _, u := range uris {
+		p, err := url.Parse(u)
+		if err != nil || !p.IsAbs() || p.Fragment != "" || p.Host == "" && (p.Scheme == "http" || p.Scheme == "https") {
+			return fmt.Errorf("%q is not an absolute URI without fragment", u)
+		}
+	}
+	return nil
+}
+
+// NewClient is what the admin API registers.
+type NewClient struct {
+	ID           string
+	RedirectURIs []string
+	Public       bool
+	MinACR       string
+}
+
+// ErrInvalidClient reports a client registration that cannot be stored.
+var ErrInvalidClient = errors.New("invalid client")
+
+// CreateClient stores a new client and returns its secret (empty for a
+// public client). Only the secret's hash is kept: the caller shows the
+// secret once. store.ErrExists if the id is taken, here or in the
+// configuration file.
+func (p *Provider) CreateClient(ctx context.Context, nc NewClient) (store.OIDCClient, string, error) {
+	var secret string
+	if !nc.Public {
+		secret = newSecret()
+	}
+	if err := (ClientConfig{ID: nc.ID, Secret: secret, Public: nc.Public, RedirectURIs: nc.RedirectURIs, MinACR: nc.MinACR}).Validate("client"); err != nil {
+		return store.OIDCClient{}, "", fmt.Errorf("%w: %w", ErrInvalidClient, err)
+	}
+	if _, ok := p.static[nc.ID]; ok {
+		return store.OIDCClient{}, "", store.ErrExists
+	}
+	c := store.OIDCClient{ID: nc.ID, Public: nc.Public, RedirectURIs: slices.Clone(nc.RedirectURIs), MinACR: nc.MinACR, CreatedAt: p.now().UTC()}
+	if secret != "" {
+		c.SecretHash = hashSecret(secret)
+	}
+	if err := p.store.CreateOIDCClient(ctx, c); err != nil {
+		return store.OIDCClient{}, "", err
+	}
+	return c, secret, nil
+}
+
+// Clients lists the configured clients, then the stored ones.
+func (p *Provider) Clients(ctx context.Context) ([]store.OIDCClient, error) {
+	out := slices.Clone(p.staticList)
+	stored, err := p.store.ListOIDCClients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, stored...), nil
+}
+
+// Client returns one client, configured or stored; store.ErrNotFound if
+// there is none.
+func (p *Provider) Client(ctx context.Context, id string) (store.OIDCClient, error) {
+	if c, ok := p.static[id]; ok {
+		return c, nil
+	}
+	return p.store.GetOIDCClient(ctx, id)
+}
+
+// ErrConfiguredClient reports an attempt to delete a client that the
+// configuration file declares.
+var ErrConfiguredClient = errors.New("client is declared in the configuration file")
+
+// DeleteClient removes a stored client and its refresh tokens.
+func (p *Provider) DeleteClient(ctx context.Context, id string) error {
+	if _, ok := p.static[id]; ok {
+		return ErrConfiguredClient
+	}
+	return p.store.DeleteOIDCClient(ctx, id)
+}
+
+func newSecret() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// hashSecret hashes a client secret. Secrets are 256-bit random values (or
+// at least 32 characters from the operator), so SHA-256 is enough.
+func hashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+func secretMatches(c store.OIDCClient, secret string) bool {
+	if c.Public || len(c.SecretHash) == 0 {
+		return false
+	}
+	return subtle.ConstantTimeCompare(c.SecretHash, hashSecret(secret)) == 1
+}
+
+// client adapts a store.OIDCClient to op.Client.
+type client struct {
+	c        store.OIDCClient
+	loginURL func(id string) string
+}
+
+var _ op.Client = (*client)(nil)
+
+func (c *client) GetID() string                    { return c.c.ID }
+func (c *client) RedirectURIs() []string           { return c.c.RedirectURIs }
+func (c *client) PostLogoutRedirectURIs() []string { return nil }
+func (c *client) LoginURL(id string) string        { return c.loginURL(id) }
+func (c *client) AccessTokenType() op.AccessTokenType {
+	return op.AccessTokenTypeJWT
+}
+func (c *client) IDTokenLifetime() time.Duration { return time.Hour }
+func (c *client) DevMode() bool                  { return false }
+func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+func (c *client) IsScopeAllowed(string) bool           { return false }
+func (c *client) IDTokenUserinfoClaimsAssertion() bool { return false }
+func (c *client) ClockSkew() time.Duration             { return 0 }
+func (c *client) ResponseTypes() []oidc.ResponseType {
+	return []oidc.ResponseType{oidc.ResponseTypeCode}
+}
+func (c *client) GrantTypes() []oidc.GrantType {
+	return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+}
+
+// ApplicationType: a public client is native (the library then also
+// accepts its loopback redirect URIs on any port, RFC 8252; Assent's own
+// check in front of it still demands an exact match).
+func (c *client) ApplicationType() op.ApplicationType {
+	if c.c.Public {
+		return op.ApplicationTypeNative
+	}
+	return op.ApplicationTypeWeb
+}
+
+func (c *client) AuthMethod() oidc.AuthMethod {
+	if c.c.Public {
+		return oidc.AuthMethodNone
+	}
+	return oidc.AuthMethodBasic
+}

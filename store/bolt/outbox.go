@@ -1,0 +1,165 @@
+package bolt
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/assent-auth/assent/store"
+)
+
+// outbox: mail id -> JSON store.Mail. Since version 3.
+var bucketOutbox = []byte("outbox")
+
+// createOutboxBucket is migration 3: the mail outbox.
+func createOutboxBucket(tx *bbolt.Tx) error { return createBucketsNamed(tx, bucketOutbox) }
+
+// maxMailID bounds a mail id, which is a bbolt key.
+const maxMailID = 128
+
+func validMailID(id string) error {
+	if id == "" || len(id) > maxMailID {
+		return errors.New("mail id must be 1 to 128 bytes")
+	}
+	return nil
+}
+
+// EnqueueMail inserts m; store.ErrExists if its id is taken.
+func (d *DB) EnqueueMail(ctx context.Context, m store.Mail) error {
+	if err := validMailID(m.ID); err != nil {
+		return fmt.Errorf("enqueue mail: %w", err)
+	}
+	v, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("enqueue mail %q: %w", m.ID, err)
+	}
+	err = d.update(ctx, func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		if b.Get([]byte(m.ID)) != nil {
+			return store.ErrExists
+		}
+		return b.Put([]byte(m.ID), v)
+	})
+	if err != nil {
+		return fmt.Errorf("enqueue mail %q: %w", m.ID, err)
+	}
+	return nil
+}
+
+// ClaimMail leases up to limit due messages, oldest id first, in one
+// transaction. The outbox is expected to stay small (messages leave it once
+// sent), so it is scanned in full.
+func (d *DB) ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.Mail, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	var out []store.Mail
+	err := d.update(ctx, func(tx *bbolt.Tx) error {
+		out = out[:0]
+		b := tx.Bucket(bucketOutbox)
+		c := b.Cursor()
+		type put struct{ k, v []byte }
+		var puts []put
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			var m store.Mail
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("decode mail %q: %w", k, err)
+			}
+			if m.NextAttempt.After(now) {
+				continue
+			}
+			m.NextAttempt = now.Add(lease).UTC()
+			m.Attempts++
+			nv, err := json.Marshal(m)
+			if err != nil {
+				return err
+			}
+			puts = append(puts, put{append([]byte(nil), k...), nv})
+			out = append(out, m)
+		}
+		// Writing while a cursor walks the bucket is not allowed: write after.
+		for _, p := range puts {
+			if err := b.Put(p.k, p.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim mail: %w", err)
+	}
+	return out, nil
+}
+
+// MarkMailSent removes the message; store.ErrNotFound if it is gone.
+func (d *DB) MarkMailSent(ctx context.Context, id string) error {
+	err := d.update(ctx, func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		if b.Get([]byte(id)) == nil {
+			return store.ErrNotFound
+		}
+		return b.Delete([]byte(id))
+	})
+	if err != nil {
+		return fmt.Errorf("mark mail %q sent: %w", id, err)
+	}
+	return nil
+}
+
+// RetryMail records a failed attempt and when to try again.
+func (d *DB) RetryMail(ctx context.Context, id string, next time.Time, lastError string) error {
+	err := d.update(ctx, func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		v := b.Get([]byte(id))
+		if v == nil {
+			return store.ErrNotFound
+		}
+		var m store.Mail
+		if err := json.Unmarshal(v, &m); err != nil {
+			return fmt.Errorf("decode mail: %w", err)
+		}
+		m.NextAttempt = next.UTC()
+		m.LastError = lastError
+		nv, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(id), nv)
+	})
+	if err != nil {
+		return fmt.Errorf("retry mail %q: %w", id, err)
+	}
+	return nil
+}
+
+// ListMail returns up to limit messages after the given id, in id order.
+func (d *DB) ListMail(ctx context.Context, after string, limit int) ([]store.Mail, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	var out []store.Mail
+	err := d.view(ctx, func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketOutbox).Cursor()
+		k, v := c.Seek([]byte(after))
+		if k != nil && string(k) == after {
+			k, v = c.Next()
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Next() {
+			var m store.Mail
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("decode mail %q: %w", k, err)
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list mail: %w", err)
+	}
+	return out, nil
+}
