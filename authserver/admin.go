@@ -45,6 +45,10 @@ func (s *Server) adminRoutes() http.Handler {
 	mux.HandleFunc("POST /admin/v1/users/{user}/lock", s.adminLockUser)
 	mux.HandleFunc("POST /admin/v1/users/{user}/unlock", s.adminUnlockUser)
 	mux.HandleFunc("GET /admin/v1/audit", s.adminListAudit)
+	mux.HandleFunc("GET /admin/v1/users/{user}/risk", s.adminUserRisk)
+	mux.HandleFunc("GET /admin/v1/risk/policy", s.adminRiskPolicy)
+	s.adminFactorRoutes(mux)
+	s.adminClientRoutes(mux)
 	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotFound, "No such admin endpoint.")
 	})

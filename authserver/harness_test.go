@@ -89,6 +89,7 @@ func (e *env) start(opts ...envOption) {
 		Issuer:          issuer,
 		Store:           db,
 		Profiles:        e.profiles,
+		Keys:            keys,
 		Logger:          slog.New(slog.NewTextHandler(t.Output(), nil)),
 		AdminToken:      []byte(testAdminToken),
 		Now:             e.clock.Now,

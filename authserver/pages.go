@@ -6,13 +6,16 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"golang.org/x/text/language"
 
+	"github.com/assent-auth/assent/acr"
 	"github.com/assent-auth/assent/profiles"
+	"github.com/assent-auth/assent/risk"
 	"github.com/assent-auth/assent/store"
 )
 
@@ -29,6 +32,10 @@ type page struct {
 	Form        map[string]string
 	FieldErrors map[string]string
 	User        profiles.Identity
+	// Passkeys reports that passkeys are on (the sign-in page offers them).
+	Passkeys bool
+	// Data is the page's own data (securityPage, factorPage, totpPage).
+	Data any
 
 	theme *theme
 	tag   language.Tag
@@ -44,6 +51,7 @@ func (s *Server) newPage(w http.ResponseWriter, r *http.Request) page {
 		CSRF:        s.csrfToken(w, r),
 		Form:        map[string]string{},
 		FieldErrors: map[string]string{},
+		Passkeys:    s.devices.Passkeys(),
 		theme:       s.theme,
 		tag:         tag,
 	}
@@ -119,6 +127,9 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleSignInPage(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(w, r)
 	p.ReturnTo = safeReturnTo(r.URL.Query().Get("return_to"))
+	if l, ok := acr.Parse(r.URL.Query().Get("acr")); ok {
+		p.Form["acr"] = l.String()
+	}
 	if r.URL.Query().Get("signed_out") == "1" {
 		p.Notice = p.T("signed_out")
 	}
@@ -131,11 +142,14 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	p := s.newPage(w, r)
 	p.ReturnTo = safeReturnTo(r.PostFormValue("return_to"))
+	if l, ok := acr.Parse(r.PostFormValue("acr")); ok {
+		p.Form["acr"] = l.String()
+	}
 	email := r.PostFormValue("email")
 	p.Form["email"] = truncate(email, 254)
-	ip := clientIP(r).String()
-	ipKey := "ip:" + ip
+	ipKey := netKeyOf(clientIP(r))
 	acctKey := "acct:" + s.throttleKey(email)
+	s.throttle.see(ipKey, acctKey)
 
 	// A flood from one address is refused before any password is hashed.
 	if s.throttle.count(ipKey) >= maxFailuresPerIP {
@@ -147,11 +161,29 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// Obviously abusive traffic (a denied network, credential stuffing) is
+	// refused before any password is checked. The event names the keyed
+	// hash of the e-mail, never the account, so the answer cannot tell
+	// whether the account exists.
+	if pre, _ := s.risk.Assess(r.Context(), s.loginEvent(r, acctKey)); pre.Decision == risk.DecisionDeny {
+		s.metrics.signins.WithLabelValues("denied").Inc()
+		s.audit(r, store.AuditEvent{Kind: "signin.denied", Actor: "anonymous", Outcome: "denied",
+			Details: assessmentDetails(risk.Event{Kind: risk.KindLogin}, pre)})
+		s.throttle.fail(ipKey, acctKey)
+		p.Error = p.T("signin.failed")
+		s.render(w, r, http.StatusUnauthorized, "signin", p)
+		return
+	}
+
 	ident, info, err := s.profiles.Authenticate(r.Context(), email, r.PostFormValue("password"))
 	var ae *profiles.AuthError
 	switch {
 	case errors.As(err, &ae):
-		n := s.throttle.fail(ipKey, acctKey)
+		keys := []string{ipKey, acctKey}
+		if ae.UserID != "" {
+			keys = append(keys, userKey(ae.UserID))
+		}
+		n := s.throttle.fail(keys...)
 		s.metrics.signins.WithLabelValues(ae.Reason).Inc()
 		ev := store.AuditEvent{Kind: "signin.failed", Actor: "anonymous", Subject: ae.UserID, Outcome: "failed",
 			Details: map[string]string{"reason": ae.Reason}}
@@ -174,23 +206,109 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.throttle.reset(acctKey)
+	details := map[string]string{}
+	if info.Rehashed {
+		details["password_rehashed"] = "true"
+	}
+	s.afterPassword(w, r, ident, p.ReturnTo, details)
+}
+
+// afterPassword decides what follows a correct password: the sign-in is
+// complete, or a second factor is asked for first.
+func (s *Server) afterPassword(w http.ResponseWriter, r *http.Request, ident profiles.Identity, returnTo string, details map[string]string) {
+	a := s.assess(r, s.loginEvent(r, ident.ID), ident.ID)
+	details["risk_score"] = strconv.Itoa(a.Score)
+	details["risk_decision"] = a.Decision.String()
+	switch {
+	case a.Decision == risk.DecisionDeny:
+		// The same answer as a wrong password: a denied sign-in tells an
+		// attacker nothing about why.
+		s.metrics.signins.WithLabelValues("denied").Inc()
+		s.audit(r, store.AuditEvent{Kind: "signin.denied", Actor: "system", Subject: ident.ID, Outcome: "denied", Details: details})
+		p := s.newPage(w, r)
+		p.Error = p.T("signin.failed")
+		s.render(w, r, http.StatusUnauthorized, "signin", p)
+		return
+	case a.Allowed() && !s.stepUpRequested(r):
+		// Low risk: the password is enough, even for a user who has a
+		// second factor (a known device, home network, usual hour). The
+		// session records the risk-based exemption as amr "rba", so a relying
+		// party that needs more still gets a step-up.
+		amr := []string{"pwd"}
+		if s.hasFactors(r, ident.ID) {
+			amr = append(amr, "rba")
+		}
+		s.completeSignIn(w, r, ident, amr, returnTo, details)
+		return
+	}
+	// Challenge: a user with a strong factor is asked for it here; one
+	// without goes on, with a security notice and a nudge to add a passkey.
+	if s.beginSecondFactor(w, r, ident, returnTo, details) {
+		return
+	}
+	s.challengeWithoutFactor(r, ident, a)
+	details["nudge"] = "add_passkey"
+	s.completeSignIn(w, r, ident, []string{"pwd"}, returnTo, details)
+}
+
+// completeSignIn starts a fresh session for a user who has passed every
+// step asked of them, records it, and sends them on. amr lists the methods
+// used (RFC 8176 values).
+func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, ident profiles.Identity, amr []string, returnTo string, details map[string]string) {
 	s.endSession(w, r) // never reuse a session id across a sign-in
-	if err := s.startSession(w, r, ident.ID, []string{"pwd"}); err != nil {
+	deviceID := s.ensureDevice(w, r)
+	if err := s.startSession(w, r, ident.ID, amr); err != nil {
 		s.log.ErrorContext(r.Context(), "start session failed", "err", err)
 		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
 	s.metrics.signins.WithLabelValues("ok").Inc()
-	details := map[string]string{"amr": "pwd"}
-	if info.Rehashed {
-		details["password_rehashed"] = "true"
+	if details == nil {
+		details = map[string]string{}
 	}
+	details["amr"] = strings.Join(amr, " ")
 	s.audit(r, store.AuditEvent{Kind: "signin.succeeded", Actor: ident.ID, Subject: ident.ID, Outcome: "ok", Details: details})
-	to := p.ReturnTo
-	if to == "" {
-		to = "/account"
+	// The device becomes known after the strongest sign-in the account
+	// allows: a strong one, or a password for an account with no factor.
+	s.recordSignIn(r, ident.ID, deviceID, strongAMR(amr) || !s.hasFactors(r, ident.ID))
+	if returnTo == "" {
+		returnTo = "/account"
+		if details["nudge"] != "" {
+			returnTo = "/account?nudge=" + details["nudge"]
+		}
 	}
-	http.Redirect(w, r, to, http.StatusSeeOther)
+	http.Redirect(w, r, returnTo, http.StatusSeeOther)
+}
+
+// stepUpRequested reports whether the sign-in was started by a relying
+// party that needs more than one factor (the acr parameter the OpenID
+// Connect provider adds), so a second factor is asked for even when the
+// risk is low. The parameter can only raise what is asked of the user.
+func (s *Server) stepUpRequested(r *http.Request) bool {
+	l, ok := acr.Parse(r.PostFormValue("acr"))
+	return ok && l > acr.SingleFactor
+}
+
+// hasFactors reports whether the user has a strong factor to step up to.
+// On a store error it answers true, the safer assumption.
+func (s *Server) hasFactors(r *http.Request, userID string) bool {
+	fs, err := s.store.ListFactors(r.Context(), userID)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "list factors failed", "err", err)
+		return true
+	}
+	return len(fs) > 0
+}
+
+// strongAMR reports whether the methods used amount to strong
+// authentication: two factors, or a passkey.
+func strongAMR(amr []string) bool {
+	for _, m := range amr {
+		if m == "mfa" || m == "hwk" || m == "swk" {
+			return true
+		}
+	}
+	return false
 }
 
 // maxFailuresPerIP is how many failures from one address within the
@@ -258,17 +376,10 @@ func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) {
 	}
 	s.audit(r, store.AuditEvent{Kind: "user.created", Actor: ident.ID, Subject: ident.ID, Outcome: "ok",
 		Details: map[string]string{"via": "signup"}})
-	s.endSession(w, r)
-	if err := s.startSession(w, r, ident.ID, []string{"pwd"}); err != nil {
-		s.log.ErrorContext(r.Context(), "start session failed", "err", err)
-		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
-		return
-	}
-	to := p.ReturnTo
-	if to == "" {
-		to = "/account"
-	}
-	http.Redirect(w, r, to, http.StatusSeeOther)
+	s.sendVerification(r, ident)
+	// The new account is signed in on this browser, which becomes its
+	// first known device.
+	s.completeSignIn(w, r, ident, []string{"pwd"}, p.ReturnTo, map[string]string{"via": "signup"})
 }
 
 func (s *Server) handleSignOut(w http.ResponseWriter, r *http.Request) {
@@ -298,5 +409,8 @@ func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request) {
 	}
 	p := s.newPage(w, r)
 	p.User = ident
+	if r.URL.Query().Get("nudge") == "add_passkey" {
+		p.Notice = p.T("account.nudge_passkey")
+	}
 	s.render(w, r, http.StatusOK, "account", p)
 }

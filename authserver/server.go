@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"context"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,7 +14,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/assent-auth/assent/devices"
+	"github.com/assent-auth/assent/mail"
+	"github.com/assent-auth/assent/oidcprovider"
 	"github.com/assent-auth/assent/profiles"
+	"github.com/assent-auth/assent/risk"
+	"github.com/assent-auth/assent/risk/geo"
 	"github.com/assent-auth/assent/store"
 )
 
@@ -26,7 +32,17 @@ type Config struct {
 	// InstrumentStore.
 	Store    store.Store
 	Profiles *profiles.Service
-	Logger   *slog.Logger
+	// Keys derives the keys that seal cookies (the device cookie, flow
+	// state) and TOTP seeds.
+	Keys *profiles.Keyring
+	// Passkeys sets the WebAuthn relying party (default: from the issuer).
+	Passkeys PasskeyConfig
+	// RiskPolicy is the policy every sign-in is assessed with (a
+	// *risk.Reloader to change it at run time; the shipped default when
+	// nil). Locator places addresses (geo.CountryDB by default).
+	RiskPolicy risk.PolicySource
+	Locator    risk.Locator
+	Logger     *slog.Logger
 	// Registry receives the server's metrics and is served on /metrics.
 	Registry *prometheus.Registry
 	// AdminToken guards /admin/v1/.
@@ -43,8 +59,12 @@ type Config struct {
 	// up to MaxFailureDelay (defaults 250 ms and 4 s).
 	FailureDelay    time.Duration
 	MaxFailureDelay time.Duration
+	// OIDCClients are the relying parties declared in the configuration file.
+	OIDCClients []oidcprovider.ClientConfig
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Mail queues verification and reset messages (none are sent when nil).
+	Mail *mail.Outbox
 }
 
 // Validate reports every problem with c at once.
@@ -58,6 +78,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Profiles == nil {
 		errs = append(errs, errors.New("profiles: required"))
+	}
+	if c.Keys == nil {
+		errs = append(errs, errors.New("keys: required"))
 	}
 	if len(c.AdminToken) < 16 {
 		errs = append(errs, errors.New("admin token: must be at least 16 bytes"))
@@ -78,6 +101,17 @@ type Server struct {
 	metrics  *metrics
 	secure   bool
 	handler  http.Handler
+	risk     *risk.Engine
+	// deviceAEAD seals the long-lived device cookie.
+	deviceAEAD cipher.AEAD
+	// devices holds users' passkeys, TOTP seeds and recovery codes; flows
+	// seals the short-lived sign-in and ceremony state (factors.go).
+	devices *devices.Service
+	flows   *flows
+	oidc    *oidcprovider.Provider
+
+	// acct serves the flows through the user's mailbox (verify.go, reset.go).
+	acct *accountMail
 }
 
 // New builds a Server from c.
@@ -119,6 +153,29 @@ func New(c Config) (*Server, error) {
 	}
 	s.metrics = newMetrics(c.Registry)
 	s.throttle = newThrottle(s.now, 15*time.Minute)
+	if s.deviceAEAD, err = c.Keys.AEAD("device cookie v1"); err != nil {
+		return nil, err
+	}
+	if s.cfg.Locator == nil {
+		s.cfg.Locator = geo.CountryDB{}
+	}
+	if s.cfg.RiskPolicy == nil {
+		s.cfg.RiskPolicy = risk.DefaultPolicy()
+	}
+	s.risk, err = risk.NewEngine(risk.Config{Policy: s.cfg.RiskPolicy, History: historyAdapter{st: s.store, th: s.throttle},
+		Locator: s.cfg.Locator, Now: s.now})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.initFactors(); err != nil {
+		return nil, err
+	}
+	if err := s.initAccountMail(); err != nil {
+		return nil, err
+	}
+	if err := s.initOIDC(); err != nil {
+		return nil, err
+	}
 	s.handler = s.routes(promhttp.HandlerFor(c.Registry, promhttp.HandlerOpts{}))
 	return s, nil
 }
@@ -135,6 +192,10 @@ func (s *Server) routes(metricsHandler http.Handler) http.Handler {
 	mux.HandleFunc("POST /signup", s.handleSignUp)
 	mux.HandleFunc("POST /signout", s.handleSignOut)
 	mux.HandleFunc("GET /account", s.handleAccount)
+	s.factorRoutes(mux)
+	s.accountMailRoutes(mux)
+	cop := http.NewCrossOriginProtection()
+	s.oidcRoutes(mux, cop)
 	mux.Handle("GET /static/", s.theme.static)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.handleReady)
@@ -142,7 +203,7 @@ func (s *Server) routes(metricsHandler http.Handler) http.Handler {
 	mux.Handle("/admin/", s.requireAdmin(s.adminRoutes()))
 
 	var h http.Handler = mux
-	h = http.NewCrossOriginProtection().Handler(h)
+	h = cop.Handler(h)
 	h = securityHeaders(h)
 	h = s.instrument(h)
 	h = s.withRequestContext(h)

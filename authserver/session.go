@@ -133,3 +133,12 @@ func (s *Server) checkCSRF(r *http.Request) bool {
 	f := r.PostFormValue("csrf")
 	return len(c) == 43 && subtle.ConstantTimeCompare([]byte(c), []byte(f)) == 1
 }
+
+func randRead(b []byte) { rand.Read(b) }
+
+// randomToken returns n random bytes as unpadded base64url text.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -14,13 +14,16 @@ type throttle struct {
 	now    func() time.Time
 	window time.Duration
 	fails  map[string][]time.Time
+	// seen holds, per key, the members seen with it and when last: the
+	// distinct accounts tried from one network.
+	seen map[string]map[string]time.Time
 }
 
 // maxThrottleKeys bounds memory under a flood of distinct keys.
 const maxThrottleKeys = 100_000
 
 func newThrottle(now func() time.Time, window time.Duration) *throttle {
-	return &throttle{now: now, window: window, fails: map[string][]time.Time{}}
+	return &throttle{now: now, window: window, fails: map[string][]time.Time{}, seen: map[string]map[string]time.Time{}}
 }
 
 // count returns the failures for key within the window.
@@ -28,6 +31,66 @@ func (t *throttle) count(key string) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.prune(key))
+}
+
+// countSince returns the failures for key at or after since (and within
+// the window).
+func (t *throttle) countSince(key string, since time.Time) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ts := t.prune(key)
+	n := 0
+	for i := len(ts) - 1; i >= 0 && !ts[i].Before(since); i-- {
+		n++
+	}
+	return n
+}
+
+// see records that member was tried under key (an account from a network).
+func (t *throttle) see(key, member string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.seen[key]
+	if m == nil {
+		if len(t.seen) >= maxThrottleKeys {
+			t.sweepSeen()
+		}
+		m = map[string]time.Time{}
+		t.seen[key] = m
+	}
+	if len(m) < 10_000 {
+		m[member] = t.now()
+	}
+}
+
+// distinctSince counts the members seen under key at or after since.
+func (t *throttle) distinctSince(key string, since time.Time) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, at := range t.seen[key] {
+		if !at.Before(since) {
+			n++
+		}
+	}
+	return n
+}
+
+func (t *throttle) sweepSeen() {
+	cut := t.now().Add(-t.window)
+	for k, m := range t.seen {
+		for member, at := range m {
+			if at.Before(cut) {
+				delete(m, member)
+			}
+		}
+		if len(m) == 0 {
+			delete(t.seen, k)
+		}
+	}
+	if len(t.seen) >= maxThrottleKeys {
+		clear(t.seen)
+	}
 }
 
 // fail records a failure for each key and returns the largest count.

@@ -76,13 +76,19 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// startServer runs assentd on data and waits until it is ready.
+// startServer runs assentd on data, on a free loopback port, and waits
+// until it is ready.
 func startServer(t *testing.T, data string, extra ...string) *server {
 	t.Helper()
-	s := &server{t: t, data: data, addr: freeAddr(t), log: &syncBuffer{}, done: make(chan error, 1)}
-	s.url = "http://" + s.addr
-	args := append([]string{"-addr", s.addr, "-data", data}, extra...)
-	s.cmd = exec.Command(filepath.Join(bin, "assentd"), args...)
+	return startServerOn(t, data, freeAddr(t), extra...)
+}
+
+// startServerOn runs assentd listening on addr with the given extra flags
+// and waits until it is ready; stopping it is left to the test's cleanup.
+func startServerOn(t *testing.T, data, addr string, extra ...string) *server {
+	t.Helper()
+	s := &server{t: t, data: data, addr: addr, url: "http://" + addr, log: &syncBuffer{}, done: make(chan error, 1)}
+	s.cmd = exec.Command(filepath.Join(bin, "assentd"), append([]string{"-addr", addr, "-data", data}, extra...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -37,7 +37,16 @@ Usage:
   assent user unlock E|ID
   assent user delete E|ID
   assent user import FILE      (JSON lines; - reads standard input)
+  assent user factors E|ID     passkeys, authenticator app, recovery codes
+  assent user remove-factor E|ID FACTOR-ID
   assent audit [--after SEQ] [--limit N]
+  assent client create --id ID --redirect-uri URI [--public] [--min-acr ACR]
+                                register an OpenID Connect client; prints its secret once
+  assent client list | show ID | delete ID
+  assent risk explain --user E  recent risk assessments with every reason
+  assent risk policy            the active risk policy and its version
+  assent risk eval [--seed N] [--svg FILE]
+                                detection against friction on synthetic traffic
 
 Flags for every command:
   --server URL      server base URL (env ASSENT_SERVER; default http://localhost:8080)
@@ -77,7 +86,7 @@ func dispatch(ctx context.Context, args []string, e env) error {
 	switch args[0] {
 	case "user":
 		if len(args) < 2 {
-			return fmt.Errorf("%w: user needs a subcommand: create, show, list, lock, unlock, delete, import", errUsage)
+			return fmt.Errorf("%w: user needs a subcommand: create, show, list, lock, unlock, delete, import, factors, remove-factor", errUsage)
 		}
 		cmd, ok := userCommands[args[1]]
 		if !ok {
@@ -86,18 +95,24 @@ func dispatch(ctx context.Context, args []string, e env) error {
 		return cmd(ctx, args[2:], e)
 	case "audit":
 		return auditCmd(ctx, args[1:], e)
+	case "risk":
+		return riskCmd(ctx, args[1:], e)
+	case "client":
+		return clientCmd(ctx, args[1:], e)
 	}
 	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
 }
 
 var userCommands = map[string]func(context.Context, []string, env) error{
-	"create": userCreate,
-	"show":   userShow,
-	"list":   userList,
-	"lock":   userLock,
-	"unlock": userUnlock,
-	"delete": userDelete,
-	"import": userImport,
+	"create":        userCreate,
+	"show":          userShow,
+	"list":          userList,
+	"lock":          userLock,
+	"unlock":        userUnlock,
+	"delete":        userDelete,
+	"import":        userImport,
+	"factors":       userFactors,
+	"remove-factor": userRemoveFactor,
 }
 
 // common holds the flags every command takes.
@@ -140,6 +155,17 @@ func parse(fs *flag.FlagSet, args []string, positionals int, what string) ([]str
 		return nil, fmt.Errorf("%w: %s %s", errUsage, fs.Name(), what)
 	}
 	return pos, nil
+}
+
+// clientWith parses args (n positionals, described by what for the usage
+// error) and returns a client with them.
+func (c *common) clientWith(fs *flag.FlagSet, args []string, n int, what string) (*adminclient.Client, []string, error) {
+	pos, err := parse(fs, args, n, what)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := c.client()
+	return cl, pos, err
 }
 
 func (c *common) client() (*adminclient.Client, error) {
@@ -219,11 +245,7 @@ func userCreate(ctx context.Context, args []string, e env) error {
 
 func userShow(ctx context.Context, args []string, e env) error {
 	fs, c := newFlags("user show", e)
-	pos, err := parse(fs, args, 1, "needs one e-mail or user id")
-	if err != nil {
-		return err
-	}
-	cl, err := c.client()
+	cl, pos, err := c.clientWith(fs, args, 1, "needs one e-mail or user id")
 	if err != nil {
 		return err
 	}
@@ -331,11 +353,7 @@ func userUnlock(ctx context.Context, args []string, e env) error {
 
 func userAction(ctx context.Context, args []string, e env, name, verb string, act func(*adminclient.Client, context.Context, string) (adminclient.User, error)) error {
 	fs, c := newFlags(name, e)
-	pos, err := parse(fs, args, 1, "needs one e-mail or user id")
-	if err != nil {
-		return err
-	}
-	cl, err := c.client()
+	cl, pos, err := c.clientWith(fs, args, 1, "needs one e-mail or user id")
 	if err != nil {
 		return err
 	}
@@ -352,11 +370,7 @@ func userAction(ctx context.Context, args []string, e env, name, verb string, ac
 
 func userDelete(ctx context.Context, args []string, e env) error {
 	fs, c := newFlags("user delete", e)
-	pos, err := parse(fs, args, 1, "needs one e-mail or user id")
-	if err != nil {
-		return err
-	}
-	cl, err := c.client()
+	cl, pos, err := c.clientWith(fs, args, 1, "needs one e-mail or user id")
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/assent-auth/assent/oidcprovider"
+	"github.com/assent-auth/assent/risk"
 )
 
 // config is assentd's configuration. Each setting comes from, in order of
@@ -29,8 +32,22 @@ type config struct {
 	ThemeDir       string        `yaml:"theme_dir"`
 	MasterKey      string        `yaml:"master_key"`
 	SessionTTL     time.Duration `yaml:"session_ttl"`
-	LogLevel       string        `yaml:"log_level"`
-	LogFormat      string        `yaml:"log_format"`
+	// RiskPolicy is a YAML risk policy file; the shipped default when empty.
+	// It is reloaded on SIGHUP and when the file changes.
+	RiskPolicy string `yaml:"risk_policy"`
+	// GeoIPCityDB is an optional MaxMind-format .mmdb file for city-level
+	// locations; the embedded country database is used otherwise.
+	GeoIPCityDB string `yaml:"geoip_city_db"`
+	// PasskeyRPID and PasskeyOrigins set the WebAuthn relying party;
+	// by default the issuer's host name and origin (see passkeys.go).
+	PasskeyRPID    string   `yaml:"passkey_rp_id"`
+	PasskeyOrigins []string `yaml:"passkey_origins"`
+	LogLevel       string   `yaml:"log_level"`
+	LogFormat      string   `yaml:"log_format"`
+	// Clients are OpenID Connect relying parties (see clients.go).
+	Clients []oidcprovider.ClientConfig `yaml:"clients"`
+	// Mail sets the sender and the SMTP server (see mail.go).
+	Mail mailConfig `yaml:"mail"`
 }
 
 // loadConfig parses args and the environment (getenv), reads the config
@@ -127,6 +144,21 @@ func (c *config) Validate() error {
 			bad("trusted_proxies", "%q is not a CIDR or IP address", p)
 		}
 	}
+	if c.RiskPolicy != "" {
+		if b, err := os.ReadFile(c.RiskPolicy); err != nil {
+			bad("risk_policy", "%v", err)
+		} else if _, err := risk.LoadPolicy(b); err != nil {
+			bad("risk_policy", "%v", err)
+		}
+	}
+	if c.GeoIPCityDB != "" {
+		if _, err := os.Stat(c.GeoIPCityDB); err != nil {
+			bad("geoip_city_db", "%v", err)
+		}
+	}
+	c.validatePasskeys(bad)
+	c.validateClients(bad)
+	c.validateMail(bad)
 	if c.MasterKey != "" && len(strings.TrimSpace(c.MasterKey)) < 43 {
 		bad("master_key", "must be 32 bytes, base64-encoded")
 	}

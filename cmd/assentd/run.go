@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +22,8 @@ import (
 	"github.com/assent-auth/assent/authserver"
 	"github.com/assent-auth/assent/internal/secretfile"
 	"github.com/assent-auth/assent/profiles"
+	"github.com/assent-auth/assent/risk"
+	"github.com/assent-auth/assent/risk/geo"
 	"github.com/assent-auth/assent/store/bolt"
 )
 
@@ -58,20 +62,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Info("created admin token", "path", tokenPath)
 	}
 
+	policy, locator, closeGeo, err := riskSetup(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeGeo()
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	st := authserver.InstrumentStore(db, reg)
+	outbox, err := newOutbox(cfg, st, keys, log)
+	if err != nil {
+		return err
+	}
 	issuer, _ := url.Parse(cfg.Issuer)
 	srv, err := authserver.New(authserver.Config{
 		Issuer:         issuer,
 		Store:          st,
 		Profiles:       profiles.New(profiles.Config{Store: st, Keys: keys, Hasher: profiles.NewHasher(profiles.DefaultArgon2Params)}),
+		Keys:           keys,
+		Passkeys:       authserver.PasskeyConfig{RPID: cfg.PasskeyRPID, Origins: cfg.PasskeyOrigins},
+		RiskPolicy:     policy,
+		Locator:        locator,
 		Logger:         log,
 		Registry:       reg,
 		AdminToken:     []byte(encodeToken(adminToken)),
 		TrustedProxies: cfg.trustedProxies(),
 		ThemeDir:       cfg.ThemeDir,
 		SessionTTL:     cfg.SessionTTL,
+		OIDCClients:    cfg.Clients,
+		Mail:           outbox,
 	})
 	if err != nil {
 		return err
@@ -99,6 +119,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}
 	}()
 	go sweepSessions(ctx, db, log)
+	mailDone := runOutbox(ctx, outbox)
+	if cfg.RiskPolicy != "" {
+		go watchPolicy(ctx, policy, cfg.RiskPolicy, log)
+	}
 	log.Info("assentd listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "data", cfg.Data)
 	log.Info("sign in at " + strings.TrimSuffix(cfg.Issuer, "/") + "/signin")
 
@@ -113,6 +137,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err := hs.Shutdown(sctx); err != nil {
 		log.Warn("drain incomplete", "err", err)
 	}
+	<-mailDone // the delivery in progress finishes before the store closes
 	if err := db.Close(); err != nil {
 		return fmt.Errorf("close database: %w", err)
 	}
@@ -154,7 +179,8 @@ func encodeToken(b []byte) string {
 	return secretfile.Encode(b)
 }
 
-// sweepSessions removes expired sessions every few minutes.
+// sweepSessions removes expired sessions and OpenID Connect authorization
+// requests every few minutes.
 func sweepSessions(ctx context.Context, db *bolt.DB, log *slog.Logger) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
@@ -167,6 +193,56 @@ func sweepSessions(ctx context.Context, db *bolt.DB, log *slog.Logger) {
 				log.Warn("session sweep failed", "err", err)
 			} else if n > 0 {
 				log.Debug("expired sessions removed", "count", n)
+			}
+			if _, err := db.DeleteExpiredOIDCAuthRequests(ctx, time.Now()); err != nil && !errors.Is(err, context.Canceled) {
+				log.Warn("authorization request sweep failed", "err", err)
+			}
+		}
+	}
+}
+
+// riskSetup loads the risk policy (the shipped default when none is
+// configured) and the geolocation database.
+func riskSetup(cfg *config) (*risk.Reloader, risk.Locator, func(), error) {
+	p := risk.DefaultPolicy()
+	if cfg.RiskPolicy != "" {
+		b, err := os.ReadFile(cfg.RiskPolicy)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("risk_policy: %w", err)
+		}
+		if p, err = risk.LoadPolicy(b); err != nil {
+			return nil, nil, nil, fmt.Errorf("risk_policy %s: %w", cfg.RiskPolicy, err)
+		}
+	}
+	var loc risk.Locator = geo.CountryDB{}
+	closeGeo := func() {}
+	if cfg.GeoIPCityDB != "" {
+		city, err := geo.OpenCityDB(cfg.GeoIPCityDB)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("geoip_city_db: %w", err)
+		}
+		loc, closeGeo = city, func() { city.Close() }
+	}
+	return risk.NewReloader(p), loc, closeGeo, nil
+}
+
+// watchPolicy reloads the risk policy on SIGHUP and when the file changes.
+// An invalid policy is logged with every problem and the active one keeps
+// serving.
+func watchPolicy(ctx context.Context, r *risk.Reloader, path string, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go r.Watch(ctx, path, 2*time.Second, log)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if p, err := r.ReloadFile(path); err != nil {
+				log.Error("risk policy reload failed; keeping the active policy", "policy_version", r.Current().Version(), "err", err)
+			} else {
+				log.Info("risk policy reloaded", "policy_version", p.Version())
 			}
 		}
 	}

@@ -1,0 +1,59 @@
+package adminclient
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// OIDCClient is an OpenID Connect relying party.
+type OIDCClient struct {
+	ID           string   `json:"id"`
+	Public       bool     `json:"public"`
+	RedirectURIs []string `json:"redirect_uris"`
+	MinACR       string   `json:"min_acr,omitempty"`
+	// Configured marks a client declared in the server's configuration
+	// file; it cannot be deleted through the API.
+	Configured bool      `json:"configured,omitempty"`
+	CreatedAt  time.Time `json:"created_at,omitzero"`
+	// Secret is set only in CreateClient's answer.
+	Secret string `json:"secret,omitempty"`
+}
+
+// NewOIDCClient registers a client.
+type NewOIDCClient struct {
+	ID           string   `json:"id"`
+	RedirectURIs []string `json:"redirect_uris"`
+	Public       bool     `json:"public,omitempty"`
+	MinACR       string   `json:"min_acr,omitempty"`
+}
+
+// CreateClient registers a client; the answer carries its secret, which
+// the server does not keep.
+func (c *Client) CreateClient(ctx context.Context, nc NewOIDCClient) (OIDCClient, error) {
+	var out OIDCClient
+	err := c.doJSON(ctx, http.MethodPost, "/admin/v1/clients", nc, &out)
+	return out, err
+}
+
+// ListClients returns every client.
+func (c *Client) ListClients(ctx context.Context) ([]OIDCClient, error) {
+	var out struct {
+		Clients []OIDCClient `json:"clients"`
+	}
+	err := c.doJSON(ctx, http.MethodGet, "/admin/v1/clients", nil, &out)
+	return out.Clients, err
+}
+
+// GetClient returns one client.
+func (c *Client) GetClient(ctx context.Context, id string) (OIDCClient, error) {
+	var out OIDCClient
+	err := c.doJSON(ctx, http.MethodGet, "/admin/v1/clients/"+url.PathEscape(id), nil, &out)
+	return out, err
+}
+
+// DeleteClient removes a client and its refresh tokens.
+func (c *Client) DeleteClient(ctx context.Context, id string) error {
+	return c.doJSON(ctx, http.MethodDelete, "/admin/v1/clients/"+url.PathEscape(id), nil, nil)
+}

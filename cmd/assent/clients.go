@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/assent-auth/assent/adminclient"
+)
+
+// clientCmd runs `assent client create|list|show|delete`.
+func clientCmd(ctx context.Context, args []string, e env) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: client needs a subcommand: create, list, show, delete", errUsage)
+	}
+	switch args[0] {
+	case "create":
+		return clientCreate(ctx, args[1:], e)
+	case "list":
+		return clientList(ctx, args[1:], e)
+	case "show":
+		return clientShow(ctx, args[1:], e)
+	case "delete":
+		return clientDelete(ctx, args[1:], e)
+	}
+	return fmt.Errorf("%w: unknown command 'client %s'", errUsage, args[0])
+}
+
+// repeated collects a flag given more than once.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, ",") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+
+var _ flag.Value = (*repeated)(nil)
+
+func clientCreate(ctx context.Context, args []string, e env) error {
+	fs, c := newFlags("client create", e)
+	id := fs.String("id", "", "client id")
+	var uris repeated
+	fs.Var(&uris, "redirect-uri", "redirect URI (repeat for more)")
+	public := fs.Bool("public", false, "public client (no secret; PKCE with S256 required)")
+	minACR := fs.String("min-acr", "", "lowest acr the client accepts: 1, mfa, phr or phrh")
+	if _, err := parse(fs, args, 0, "takes no positional arguments"); err != nil {
+		return err
+	}
+	if *id == "" || len(uris) == 0 {
+		return fmt.Errorf("%w: client create needs --id and --redirect-uri", errUsage)
+	}
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	created, err := cl.CreateClient(ctx, adminclient.NewOIDCClient{ID: *id, RedirectURIs: uris, Public: *public, MinACR: *minACR})
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(created)
+	}
+	printClient(e.stdout, created)
+	if created.Secret != "" {
+		fmt.Fprintf(e.stdout, "secret:         %s\n\nThe secret is shown only now; the server keeps only its hash.\n", created.Secret)
+	}
+	return nil
+}
+
+func clientList(ctx context.Context, args []string, e env) error {
+	fs, c := newFlags("client list", e)
+	if _, err := parse(fs, args, 0, "takes no positional arguments"); err != nil {
+		return err
+	}
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	cs, err := cl.ListClients(ctx)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		if cs == nil {
+			cs = []adminclient.OIDCClient{}
+		}
+		return c.printJSON(cs)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTYPE\tMIN ACR\tSOURCE\tREDIRECT URIS")
+	for _, x := range cs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", x.ID, clientType(x), orDash(x.MinACR), clientSource(x), strings.Join(x.RedirectURIs, " "))
+	}
+	return tw.Flush()
+}
+
+func clientShow(ctx context.Context, args []string, e env) error {
+	fs, c := newFlags("client show", e)
+	pos, err := parse(fs, args, 1, "needs one client id")
+	if err != nil {
+		return err
+	}
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	x, err := cl.GetClient(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(x)
+	}
+	printClient(e.stdout, x)
+	return nil
+}
+
+func clientDelete(ctx context.Context, args []string, e env) error {
+	fs, c := newFlags("client delete", e)
+	pos, err := parse(fs, args, 1, "needs one client id")
+	if err != nil {
+		return err
+	}
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	if err := cl.DeleteClient(ctx, pos[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Deleted client %s and its refresh tokens.\n", pos[0])
+	return nil
+}
+
+func printClient(w io.Writer, x adminclient.OIDCClient) {
+	fmt.Fprintf(w, "id:             %s\ntype:           %s\nmin acr:        %s\nsource:         %s\n", x.ID, clientType(x), orDash(x.MinACR), clientSource(x))
+	for _, u := range x.RedirectURIs {
+		fmt.Fprintf(w, "redirect uri:   %s\n", u)
+	}
+}
+
+func clientType(x adminclient.OIDCClient) string {
+	if x.Public {
+		return "public"
+	}
+	return "confidential"
+}
+
+func clientSource(x adminclient.OIDCClient) string {
+	if x.Configured {
+		return "config file"
+	}
+	return "admin API"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
