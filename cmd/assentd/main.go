@@ -6,10 +6,17 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
 func main() {
+	// Every password check allocates argon2id's 19 MiB; with the default
+	// GOGC each one sets off a collection. 400 cuts that GC work to a
+	// quarter (docs/PERFORMANCE.md); GOGC and GOMEMLIMIT still override it.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
