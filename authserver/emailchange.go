@@ -155,13 +155,13 @@ func (s *Server) handleEmailUndo(w http.ResponseWriter, r *http.Request) {
 	if !s.emailLinkOK(w, r, err, "undo") {
 		return
 	}
-	ended, err := s.store.DeleteUserSessions(r.Context(), ident.ID)
+	ended, revoked, err := s.profiles.SignOutEverywhere(r.Context(), ident.ID)
 	if err != nil {
-		s.log.ErrorContext(r.Context(), "end sessions after undo failed", "user_id", ident.ID, "err", err)
+		s.log.ErrorContext(r.Context(), "sign out everywhere after undo failed", "user_id", ident.ID, "err", err)
 	}
 	s.endSession(w, r)
 	s.audit(r, store.AuditEvent{Kind: "email.change_undone", Actor: ident.ID, Subject: ident.ID, Outcome: "ok",
-		Details: map[string]string{"sessions_ended": strconv.Itoa(ended)}})
+		Details: map[string]string{"sessions_ended": strconv.Itoa(ended), "refresh_tokens_revoked": strconv.Itoa(revoked)}})
 	s.renderEmailChange(w, r, http.StatusOK, profiles.Identity{}, emailChangePage{}, "", "email_change.undone")
 }
 

@@ -19,7 +19,7 @@ import (
 // into layout.html) under mail/, and its subject is the message
 // "mail.NAME.subject". A theme directory overrides any of them in its own
 // mail/ directory, and their texts come from the pages' catalogs.
-var mailNames = []string{"verify", "reset", "reset_done", "email_confirm", "email_changed"}
+var mailNames = []string{"verify", "reset", "reset_done", "email_confirm", "email_changed", "notice"}
 
 // mailTemplates holds the parsed mail templates.
 type mailTemplates struct {
@@ -81,6 +81,10 @@ type mailData struct {
 	// Link is the one link the message is about; Code a code to type.
 	Link string
 	Code string
+	// Kind selects the texts of a security notice ("mail.notice.KIND.*");
+	// Facts are its lines of what happened (when, where, which browser).
+	Kind  string
+	Facts []string
 
 	theme *theme
 	tag   language.Tag
@@ -110,7 +114,7 @@ func (s *Server) sendMail(ctx context.Context, tag language.Tag, name, to string
 	_, err := s.cfg.Mail.Enqueue(ctx, mail.Message{
 		To:      to,
 		ToName:  toName,
-		Subject: d.T("mail." + name + ".subject"),
+		Subject: d.T(subjectKey(name, d.Kind)),
 		Text:    txt.String(),
 		HTML:    html.String(),
 	})
@@ -122,4 +126,13 @@ func (s *Server) link(path string) string {
 	u := *s.issuer
 	u.Path, u.RawQuery = "", ""
 	return u.String() + path
+}
+
+// subjectKey is the catalog key of a mail's subject: "mail.NAME.subject",
+// or "mail.NAME.KIND.subject" for a kind of notice.
+func subjectKey(name, kind string) string {
+	if kind != "" {
+		return "mail." + name + "." + kind + ".subject"
+	}
+	return "mail." + name + ".subject"
 }

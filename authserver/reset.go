@@ -14,6 +14,7 @@ import (
 
 	"github.com/assent-auth/assent/devices"
 	"github.com/assent-auth/assent/profiles"
+	"github.com/assent-auth/assent/risk"
 	"github.com/assent-auth/assent/store"
 )
 
@@ -199,6 +200,21 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// The risk engine sees every recovery. Recovery always weighs extra in
+	// the policy; the second factor is asked for whenever the account has
+	// one (below), and the deny band refuses outright, except after the
+	// user's own "this wasn't me": a reset is the way back the report
+	// promised, and it comes through the user's mailbox (a deny-listed
+	// network is refused all the same).
+	ev := s.loginEvent(r, ident.ID)
+	ev.Kind = risk.KindRecovery
+	if a := s.assess(r, ev, ident.ID); a.Decision == risk.DecisionDeny && (!a.Has(risk.CodeReportedNotMe) || a.Has(risk.CodeIPDenylisted)) {
+		s.audit(r, store.AuditEvent{Kind: "password_reset.denied", Actor: "anonymous", Subject: ident.ID, Outcome: "denied",
+			Details: map[string]string{"risk_score": strconv.Itoa(a.Score)}})
+		fail(http.StatusForbidden, "reset.denied")
+		return
+	}
+
 	methods := []string{"email"}
 	if rp.TOTP || rp.Recovery {
 		if s.throttle.count(mfaKey(ident.ID)) >= maxSecondFactorFailures || s.throttle.count(netKeyOf(clientIP(r))) >= maxFailuresPerIP {
@@ -252,14 +268,14 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
-	ended, err := s.store.DeleteUserSessions(r.Context(), ident.ID)
+	ended, revoked, err := s.profiles.SignOutEverywhere(r.Context(), ident.ID)
 	if err != nil {
-		s.log.ErrorContext(r.Context(), "end sessions after reset failed", "user_id", ident.ID, "err", err)
+		s.log.ErrorContext(r.Context(), "sign out everywhere after reset failed", "user_id", ident.ID, "err", err)
 	}
 	s.endSession(w, r)
 	s.throttle.reset(userKey(ident.ID))
 	s.audit(r, store.AuditEvent{Kind: "password_reset.completed", Actor: ident.ID, Subject: ident.ID, Outcome: "ok",
-		Details: map[string]string{"methods": strings.Join(methods, " "), "sessions_ended": strconv.Itoa(ended)}})
+		Details: map[string]string{"methods": strings.Join(methods, " "), "sessions_ended": strconv.Itoa(ended), "refresh_tokens_revoked": strconv.Itoa(revoked)}})
 	tag := s.theme.lang(r.Header.Get("Accept-Language"))
 	if err := s.sendMail(r.Context(), tag, "reset_done", ident.Email, mailData{Name: ident.Name, Link: s.link("/reset")}); err != nil {
 		s.log.ErrorContext(r.Context(), "queue reset notice failed", "user_id", ident.ID, "err", err)

@@ -54,6 +54,7 @@ func (s *Server) accountMailRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /reset/password", s.handleResetPasswordPage)
 	mux.HandleFunc("POST /reset/password", s.handleResetPassword)
 	s.emailChangeRoutes(mux)
+	s.noticeRoutes(mux)
 }
 
 // verifyPage is the verification page's data.

@@ -253,10 +253,22 @@ func (s *Service) Lock(ctx context.Context, id string) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
-	if _, err := s.store.DeleteUserSessions(ctx, id); err != nil {
-		return ident, fmt.Errorf("end sessions of locked user: %w", err)
+	if _, _, err := s.SignOutEverywhere(ctx, id); err != nil {
+		return ident, fmt.Errorf("sign out locked user: %w", err)
 	}
 	return ident, nil
+}
+
+// SignOutEverywhere ends every browser session of the user and revokes
+// every refresh token issued to the user's applications, reporting how many
+// of each.
+func (s *Service) SignOutEverywhere(ctx context.Context, id string) (sessions, tokens int, err error) {
+	sessions, err = s.store.DeleteUserSessions(ctx, id)
+	if err != nil {
+		return 0, 0, err
+	}
+	tokens, err = s.store.DeleteUserOIDCRefreshTokens(ctx, id)
+	return sessions, tokens, err
 }
 
 // Unlock lifts an operator's lock and any temporary lock from failures.

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/assent-auth/assent/store"
 )
 
 type testClock struct {
@@ -195,5 +197,62 @@ func TestEmailChangeLinks(t *testing.T) {
 	c.Advance(EmailUndoTTL)
 	if _, err := s.UndoEmailChange(ctx, undo); !errors.Is(err, ErrLinkInvalid) {
 		t.Errorf("expired undo: %v", err)
+	}
+}
+
+func TestReportNotMe(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	s, db := newService(t, func() time.Time { return now })
+	u, err := s.Create(t.Context(), NewUser{Email: "rep@example.com", Password: "a good passphrase"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.CreateSession(t.Context(), store.Session{IDHash: []byte("h1"), UserID: u.ID, ExpiresAt: now.Add(time.Hour)})
+	if err := db.CreateOIDCRefreshToken(t.Context(), store.OIDCRefreshToken{TokenHash: []byte("rt"), Family: "f", UserID: u.ID,
+		ClientID: "shop", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	tok := s.ReportLink(u.ID)
+
+	// A forged or altered link does nothing.
+	for _, bad := range []string{"", "x.y", tok[:len(tok)-2] + "AA", strings.Replace(tok, ".", "x.", 1)} {
+		if _, err := s.ReportNotMe(t.Context(), bad); !errors.Is(err, ErrLinkInvalid) {
+			t.Errorf("ReportNotMe(%q) = %v", bad, err)
+		}
+	}
+	// A reset link is not a report link.
+	reset, _ := s.ResetLink(t.Context(), u.ID)
+	if _, err := s.ReportNotMe(t.Context(), reset); !errors.Is(err, ErrLinkInvalid) {
+		t.Errorf("a reset link worked as a report link: %v", err)
+	}
+
+	got, err := s.ReportNotMe(t.Context(), tok)
+	if err != nil || !got.TemporarilyLocked(now) {
+		t.Fatalf("report: %+v %v", got, err)
+	}
+	if _, _, err := s.Authenticate(t.Context(), "rep@example.com", "a good passphrase"); err == nil {
+		t.Error("the right password still signs in after a report")
+	}
+	if _, err := db.GetSession(t.Context(), []byte("h1")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("session after report: %v", err)
+	}
+	if _, err := db.GetOIDCRefreshToken(t.Context(), []byte("rt")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("refresh token after report: %v", err)
+	}
+	if at, _ := db.LastReport(t.Context(), u.ID); !at.Equal(now) {
+		t.Errorf("last report = %v", at)
+	}
+	// A password reset is the way back in.
+	reset, _ = s.ResetLink(t.Context(), u.ID)
+	if _, err := s.ResetPassword(t.Context(), reset, "a new good passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Authenticate(t.Context(), "rep@example.com", "a new good passphrase"); err != nil {
+		t.Errorf("sign-in after reset: %v", err)
+	}
+	// The link expires after a week.
+	now = now.Add(ReportLinkTTL + time.Second)
+	if _, err := s.ReportNotMe(t.Context(), tok); !errors.Is(err, ErrLinkInvalid) {
+		t.Errorf("expired link: %v", err)
 	}
 }

@@ -106,6 +106,9 @@ type OIDC interface {
 	// DeleteOIDCRefreshFamily removes every token of the family and reports
 	// how many.
 	DeleteOIDCRefreshFamily(ctx context.Context, family string) (int, error)
+	// DeleteUserOIDCRefreshTokens removes every refresh token of the user
+	// (a password reset or a "this wasn't me" report) and reports how many.
+	DeleteUserOIDCRefreshTokens(ctx context.Context, userID string) (int, error)
 
 	// PutOIDCSigningKey inserts k; ErrExists if its ID is taken.
 	PutOIDCSigningKey(ctx context.Context, k OIDCSigningKey) error

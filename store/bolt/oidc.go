@@ -390,6 +390,20 @@ func (d *DB) DeleteOIDCRefreshFamily(ctx context.Context, family string) (int, e
 	return n, nil
 }
 
+// DeleteUserOIDCRefreshTokens removes every refresh token of the user.
+func (d *DB) DeleteUserOIDCRefreshTokens(ctx context.Context, userID string) (int, error) {
+	var n int
+	err := d.update(ctx, func(tx *bbolt.Tx) error {
+		var err error
+		n, err = deleteRefreshIndexed(tx, bucketOIDCRefreshByUser, userID)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete refresh tokens of user: %w", err)
+	}
+	return n, nil
+}
+
 // PutOIDCSigningKey inserts k.
 func (d *DB) PutOIDCSigningKey(ctx context.Context, k store.OIDCSigningKey) error {
 	if k.ID == "" {

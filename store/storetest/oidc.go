@@ -23,6 +23,7 @@ func RunOIDC(t *testing.T, open Opener) {
 		{"OIDCCodeRedeemedOnce", testOIDCCodeRedeemedOnce},
 		{"OIDCRefreshRotation", testOIDCRefreshRotation},
 		{"OIDCRefreshDeletedWithUserAndClient", testOIDCRefreshDeletedWithUserAndClient},
+		{"OIDCRefreshRevokedPerUser", testOIDCRefreshRevokedPerUser},
 		{"OIDCSigningKeys", testOIDCSigningKeys},
 	}
 	for _, tc := range tests {
@@ -271,5 +272,33 @@ func testOIDCSigningKeys(t *testing.T, open Opener) {
 	ks, err := s.ListOIDCSigningKeys(ctx)
 	if err != nil || len(ks) != 2 || ks[0].ID != "k1" || ks[1].ID != "k2" || string(ks[0].Sealed) != "sealed1" {
 		t.Errorf("ListOIDCSigningKeys = %+v, %v; want k1, k2", ks, err)
+	}
+}
+
+func testOIDCRefreshRevokedPerUser(t *testing.T, open Opener) {
+	s, _ := openStore(t, open)
+	ctx := t.Context()
+	mustCreateUser(t, s, newUser("u1", "u1@example.com"))
+	mustCreateUser(t, s, newUser("u2", "u2@example.com"))
+	for _, tok := range []store.OIDCRefreshToken{
+		newRefresh("a", "fa", "u1", "c1"), newRefresh("b", "fb", "u1", "c2"), newRefresh("c", "fc", "u2", "c1"),
+	} {
+		if err := s.CreateOIDCRefreshToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.DeleteUserOIDCRefreshTokens(ctx, "u1"); err != nil || n != 2 {
+		t.Fatalf("DeleteUserOIDCRefreshTokens(u1) = %d, %v; want 2", n, err)
+	}
+	for _, tok := range []string{"a", "b"} {
+		if _, err := s.GetOIDCRefreshToken(ctx, hashOf(tok)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s after revocation: %v, want ErrNotFound", tok, err)
+		}
+	}
+	if _, err := s.GetOIDCRefreshToken(ctx, hashOf("c")); err != nil {
+		t.Errorf("another user's token was revoked: %v", err)
+	}
+	if n, err := s.DeleteUserOIDCRefreshTokens(ctx, "u1"); err != nil || n != 0 {
+		t.Errorf("second revocation = %d, %v; want 0", n, err)
 	}
 }
