@@ -1,0 +1,133 @@
+package e2e
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
+
+	"github.com/assent-auth/assent/adminclient"
+	"github.com/assent-auth/assent/tui"
+)
+
+// TestConsoleLiveAndLock runs the operator console against a real assentd:
+// a sign-in in the browser shows up live with its risk decision and
+// reasons, and locking the user from the console makes the next sign-in
+// fail.
+func TestConsoleLiveAndLock(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	s := startServer(t, data)
+	token, err := os.ReadFile(filepath.Join(data, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := adminclient.New(s.url, strings.TrimSpace(string(token)))
+	const pw = "correct horse battery staple"
+	if _, err := cl.CreateUser(t.Context(), adminclient.NewUser{Email: "ada@example.com", Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.Ascii)
+	m := tui.New(t.Context(), tui.Options{API: cl, Server: s.url, Renderer: r, Location: time.UTC})
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(110, 30))
+	waitFor := func(what ...string) {
+		t.Helper()
+		teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+			for _, w := range what {
+				if !bytes.Contains(b, []byte(w)) {
+					return false
+				}
+			}
+			return true
+		}, teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
+	}
+	waitFor("● live", "user.created")
+
+	if post, account := signIn(t, s.url, "ada@example.com", pw); post != 303 || account != 200 {
+		t.Fatalf("sign-in: post %d, account %d", post, account)
+	}
+	// The new browser is an unknown device: the engine says why.
+	waitFor("risk.assessed", "unknown_device", "signin.succeeded")
+
+	// Look Ada up and lock her, confirming with y.
+	tm.Type("2/ada@example.com")
+	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+	waitFor("verified true")
+	tm.Type("l")
+	waitFor("Lock ada@example.com")
+	tm.Type("y")
+	waitFor("lock ada@example.com: done", "LOCKED")
+
+	if post, account := signIn(t, s.url, "ada@example.com", pw); post == 303 || account == 200 {
+		t.Fatalf("sign-in after the console locked the user: post %d, account %d", post, account)
+	}
+	tm.Type("1")
+	waitFor("user.locked")
+
+	tm.Type("q")
+	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+	evs, err := cl.Audit(t.Context(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var locked bool
+	for _, e := range evs {
+		locked = locked || (e.Kind == "user.locked" && e.Actor == "admin")
+	}
+	if !locked {
+		t.Error("the lock is not in the audit log with the admin as actor")
+	}
+}
+
+// TestConsoleSurvivesRestart restarts assentd under an open console: the
+// console says it is offline, reconnects by itself and shows the events
+// that follow, and the server stops promptly despite the open stream.
+func TestConsoleSurvivesRestart(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	s := startServer(t, data)
+	token, err := os.ReadFile(filepath.Join(data, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := adminclient.New(s.url, strings.TrimSpace(string(token)))
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.Ascii)
+	tm := teatest.NewTestModel(t, tui.New(t.Context(), tui.Options{API: cl, Server: s.url, Renderer: r, Location: time.UTC}),
+		teatest.WithInitialTermSize(110, 30))
+	waitFor := func(what string) {
+		t.Helper()
+		teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(what)) },
+			teatest.WithDuration(20*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
+	}
+	waitFor("● live")
+
+	start := time.Now()
+	if err := s.stop(); err != nil {
+		t.Fatalf("stop: %v\n%s", err, s.log.String())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("stopping with a console attached took %v", d)
+	}
+	if strings.Contains(s.log.String(), "drain incomplete") {
+		t.Errorf("shutdown waited for the stream:\n%s", s.log.String())
+	}
+	waitFor("offline")
+
+	s = startServerOn(t, data, s.addr)
+	waitFor("● live")
+	if _, err := cl.CreateUser(t.Context(), adminclient.NewUser{Email: "after@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("user.created")
+	tm.Type("q")
+	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+}
