@@ -48,7 +48,9 @@ func (s *Server) adminRoutes() http.Handler {
 	mux.HandleFunc("GET /admin/v1/users/{user}/risk", s.adminUserRisk)
 	mux.HandleFunc("GET /admin/v1/risk/policy", s.adminRiskPolicy)
 	s.adminFactorRoutes(mux)
+	mux.HandleFunc("POST /admin/v1/users/{user}/app-enrollments", s.adminStartAppEnrollment)
 	s.adminClientRoutes(mux)
+	s.adminEventRoutes(mux)
 	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotFound, "No such admin endpoint.")
 	})

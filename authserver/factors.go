@@ -135,6 +135,8 @@ func (s *Server) beginSecondFactor(w http.ResponseWriter, r *http.Request, ident
 
 // factorPage is the second-factor page's data.
 type factorPage struct {
+	// App: the user has an app device to approve in.
+	App      bool
 	Passkey  bool
 	TOTP     bool
 	Recovery bool
@@ -174,7 +176,7 @@ func (s *Server) renderFactorPage(w http.ResponseWriter, r *http.Request, status
 	if errKey != "" {
 		pg.Error = pg.T(errKey)
 	}
-	pg.Data = factorPage{Passkey: ov.Passkeys > 0 && s.devices.Passkeys(), TOTP: ov.TOTP, Recovery: ov.Recovery > 0}
+	pg.Data = factorPage{App: ov.AppDevices > 0, Passkey: ov.Passkeys > 0 && s.devices.Passkeys(), TOTP: ov.TOTP, Recovery: ov.Recovery > 0}
 	s.render(w, r, status, "factor", pg)
 }
 

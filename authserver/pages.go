@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -191,6 +190,9 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 		if ae.LockedNow {
 			s.audit(r, store.AuditEvent{Kind: "account.locked", Actor: "system", Subject: ae.UserID, Outcome: "locked",
 				Details: map[string]string{"until": ae.LockedUntil.Format(time.RFC3339), "reason": "consecutive_failures"}})
+			if locked, err := s.profiles.Get(r.Context(), ae.UserID); err == nil {
+				s.notify(r, locked, noticeLocked)
+			}
 		}
 		s.log.InfoContext(r.Context(), "sign-in failed", "reason", ae.Reason, "user_id", ae.UserID, "failures", n)
 		if !sleepCtx(r.Context(), delay(n, s.cfg.FailureDelay, s.cfg.MaxFailureDelay)) {
@@ -217,8 +219,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) {
 // complete, or a second factor is asked for first.
 func (s *Server) afterPassword(w http.ResponseWriter, r *http.Request, ident profiles.Identity, returnTo string, details map[string]string) {
 	a := s.assess(r, s.loginEvent(r, ident.ID), ident.ID)
-	details["risk_score"] = strconv.Itoa(a.Score)
-	details["risk_decision"] = a.Decision.String()
+	riskDetails(details, a)
 	switch {
 	case a.Decision == risk.DecisionDeny:
 		// The same answer as a wrong password: a denied sign-in tells an
@@ -271,6 +272,9 @@ func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, ident pr
 	// The device becomes known after the strongest sign-in the account
 	// allows: a strong one, or a password for an account with no factor.
 	s.recordSignIn(r, ident.ID, deviceID, strongAMR(amr) || !s.hasFactors(r, ident.ID))
+	if noticeWorthy(details) {
+		s.notify(r, ident, noticeSignIn)
+	}
 	if returnTo == "" {
 		returnTo = "/account"
 		if details["nudge"] != "" {

@@ -23,6 +23,8 @@ type securityPage struct {
 	Passkeys   []devices.Summary
 	TOTP       *devices.Summary
 	Recovery   *devices.Summary
+	// AppDevices are enrolled instances of the company's app.
+	AppDevices []devices.Summary
 	HasStrong  bool
 	// RecoveryText says how many recovery codes are left.
 	RecoveryText string
@@ -96,6 +98,10 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, status i
 			d.TOTP = &f
 		case store.FactorRecovery:
 			d.Recovery = &f
+		case store.FactorAppDevice:
+			if !f.Pending {
+				d.AppDevices = append(d.AppDevices, f)
+			}
 		}
 		d.HasStrong = d.HasStrong || f.Strong()
 	}

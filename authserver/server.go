@@ -18,6 +18,8 @@ import (
 	"github.com/assent-auth/assent/mail"
 	"github.com/assent-auth/assent/oidcprovider"
 	"github.com/assent-auth/assent/profiles"
+	"github.com/assent-auth/assent/push"
+	"github.com/assent-auth/assent/push/fcm"
 	"github.com/assent-auth/assent/risk"
 	"github.com/assent-auth/assent/risk/geo"
 	"github.com/assent-auth/assent/store"
@@ -65,6 +67,11 @@ type Config struct {
 	Now func() time.Time
 	// Mail queues verification and reset messages (none are sent when nil).
 	Mail *mail.Outbox
+	// PushTTL is how long an app approval request waits (default 120 s).
+	PushTTL time.Duration
+	// FCM, when set, also wakes app devices through Firebase Cloud
+	// Messaging (its Tokens are the server's own devices).
+	FCM *fcm.Config
 }
 
 // Validate reports every problem with c at once.
@@ -112,6 +119,11 @@ type Server struct {
 
 	// acct serves the flows through the user's mailbox (verify.go, reset.go).
 	acct *accountMail
+
+	// push sends approval requests to users' app devices (push.go).
+	push *push.Service
+	// events streams the audit log to consoles (events.go).
+	events *eventHub
 }
 
 // New builds a Server from c.
@@ -139,6 +151,7 @@ func New(c Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.events = newEventHub(s.now)
 	if s.cfg.SessionTTL <= 0 {
 		s.cfg.SessionTTL = 12 * time.Hour
 	}
@@ -170,6 +183,9 @@ func New(c Config) (*Server, error) {
 	if err := s.initFactors(); err != nil {
 		return nil, err
 	}
+	if err := s.initPush(); err != nil {
+		return nil, err
+	}
 	if err := s.initAccountMail(); err != nil {
 		return nil, err
 	}
@@ -193,6 +209,7 @@ func (s *Server) routes(metricsHandler http.Handler) http.Handler {
 	mux.HandleFunc("POST /signout", s.handleSignOut)
 	mux.HandleFunc("GET /account", s.handleAccount)
 	s.factorRoutes(mux)
+	s.pushRoutes(mux)
 	s.accountMailRoutes(mux)
 	cop := http.NewCrossOriginProtection()
 	s.oidcRoutes(mux, cop)
@@ -231,9 +248,13 @@ func (s *Server) audit(r *http.Request, e store.AuditEvent) {
 	if e.UserAgent == "" {
 		e.UserAgent = truncate(r.UserAgent(), 256)
 	}
-	if _, err := s.store.AppendAudit(r.Context(), e); err != nil {
+	seq, err := s.store.AppendAudit(r.Context(), e)
+	if err != nil {
 		s.log.ErrorContext(r.Context(), "audit append failed", "kind", e.Kind, "err", err)
+		return
 	}
+	e.Seq = seq
+	s.events.publish(e)
 }
 
 func truncate(s string, n int) string {

@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/assent-auth/assent/devices"
 	"github.com/assent-auth/assent/risk"
@@ -180,8 +179,7 @@ func (s *Server) handlePasskeySignIn(w http.ResponseWriter, r *http.Request) {
 	// a challenge is already met; the engine still sees every sign-in, and
 	// the deny band still refuses.
 	ra := s.assess(r, s.loginEvent(r, ident.ID), ident.ID)
-	details["risk_score"] = strconv.Itoa(ra.Score)
-	details["risk_decision"] = ra.Decision.String()
+	riskDetails(details, ra)
 	if ra.Decision == risk.DecisionDeny {
 		s.metrics.signins.WithLabelValues("denied").Inc()
 		s.audit(r, store.AuditEvent{Kind: "signin.denied", Actor: "system", Subject: ident.ID, Outcome: "denied", Details: details})

@@ -271,6 +271,10 @@ type Summary struct {
 
 	// Recovery codes: how many of the set are still unused.
 	Remaining int `json:"remaining,omitempty"`
+
+	// App devices: Pending is an enrollment code not yet redeemed.
+	Pending  bool   `json:"pending,omitempty"`
+	Platform string `json:"platform,omitempty"`
 }
 
 // Strong reports whether the factor can serve as a second factor on its
@@ -281,16 +285,20 @@ func (f Summary) Strong() bool {
 		return !f.Suspect
 	case store.FactorTOTP:
 		return f.Active
+	case store.FactorAppDevice:
+		return !f.Pending
 	}
 	return false
 }
 
 // Overview sums up what a user can sign in with.
 type Overview struct {
-	Passkeys  int
-	TOTP      bool
-	Recovery  int // unused recovery codes
-	HasStrong bool
+	Passkeys int
+	TOTP     bool
+	Recovery int // unused recovery codes
+	// AppDevices counts enrolled app devices that can approve a sign-in.
+	AppDevices int
+	HasStrong  bool
 }
 
 // List returns the user's factors, oldest first.
@@ -329,9 +337,11 @@ func overview(fs []Summary) Overview {
 			o.TOTP = true
 		case f.Kind == store.FactorRecovery:
 			o.Recovery += f.Remaining
+		case f.Kind == store.FactorAppDevice && f.Strong():
+			o.AppDevices++
 		}
 	}
-	o.HasStrong = o.Passkeys > 0 || o.TOTP
+	o.HasStrong = o.Passkeys > 0 || o.TOTP || o.AppDevices > 0
 	return o
 }
 
@@ -362,6 +372,13 @@ func summarize(f store.Factor) (Summary, error) {
 			return Summary{}, fmt.Errorf("decode recovery codes of %s: %w", f.UserID, err)
 		}
 		sum.Remaining = rc.remaining()
+	case store.FactorAppDevice:
+		var d appDeviceData
+		if err := json.Unmarshal(f.Data, &d); err != nil {
+			return Summary{}, fmt.Errorf("decode app device %s of %s: %w", f.ID, f.UserID, err)
+		}
+		sum.Pending = d.Pending
+		sum.Platform = d.Platform
 	}
 	return sum, nil
 }

@@ -110,6 +110,7 @@ type Store interface {
 	Factors
 	Outbox
 	OIDC
+	Push
 	// Close releases the store. Further calls fail with ErrClosed.
 	Close() error
 }

@@ -47,6 +47,12 @@ Usage:
   assent risk policy            the active risk policy and its version
   assent risk eval [--seed N] [--svg FILE]
                                 detection against friction on synthetic traffic
+  assent device enroll --user E  one-time code (and QR) to enroll a user's app device
+  assent device activate CODE --device-file F [--name N]
+                                enroll this terminal as an app device (reference app)
+  assent device run --device-file F [--auto approve|deny --pick N] [--once]
+                                answer approval requests: 1-3 select, → approves, ← denies
+  assent console                live sign-ins and risk decisions, users, overview
 
 Flags for every command:
   --server URL      server base URL (env ASSENT_SERVER; default http://localhost:8080)
@@ -99,6 +105,10 @@ func dispatch(ctx context.Context, args []string, e env) error {
 		return riskCmd(ctx, args[1:], e)
 	case "client":
 		return clientCmd(ctx, args[1:], e)
+	case "device":
+		return deviceCmd(ctx, args[1:], e)
+	case "console":
+		return consoleCmd(ctx, args[1:], e)
 	}
 	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
 }

@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/assent-auth/assent/oidcprovider"
+	"github.com/assent-auth/assent/push/fcm"
 	"github.com/assent-auth/assent/risk"
 )
 
@@ -32,6 +33,12 @@ type config struct {
 	ThemeDir       string        `yaml:"theme_dir"`
 	MasterKey      string        `yaml:"master_key"`
 	SessionTTL     time.Duration `yaml:"session_ttl"`
+	// PushTTL is how long an app approval request waits (default 120s).
+	PushTTL time.Duration `yaml:"push_ttl"`
+	// FCMProjectID and FCMCredentialsFile (a service account JSON file)
+	// turn on FCM wake-ups for app devices; without them, websocket only.
+	FCMProjectID       string `yaml:"fcm_project_id"`
+	FCMCredentialsFile string `yaml:"fcm_credentials_file"`
 	// RiskPolicy is a YAML risk policy file; the shipped default when empty.
 	// It is reloaded on SIGHUP and when the file changes.
 	RiskPolicy string `yaml:"risk_policy"`
@@ -165,6 +172,12 @@ func (c *config) Validate() error {
 	if c.SessionTTL < time.Minute || c.SessionTTL > 30*24*time.Hour {
 		bad("session_ttl", "%v must be between 1m and 720h", c.SessionTTL)
 	}
+	if c.PushTTL != 0 && (c.PushTTL < 10*time.Second || c.PushTTL > 10*time.Minute) {
+		bad("push_ttl", "%v must be between 10s and 10m", c.PushTTL)
+	}
+	if (c.FCMProjectID == "") != (c.FCMCredentialsFile == "") {
+		bad("fcm_project_id", "fcm_project_id and fcm_credentials_file go together")
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -198,4 +211,12 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// fcm returns the FCM settings, or nil when FCM is off.
+func (c *config) fcm() *fcm.Config {
+	if c.FCMProjectID == "" {
+		return nil
+	}
+	return &fcm.Config{ProjectID: c.FCMProjectID, CredentialsFile: c.FCMCredentialsFile}
 }

@@ -90,6 +90,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		TrustedProxies: cfg.trustedProxies(),
 		ThemeDir:       cfg.ThemeDir,
 		SessionTTL:     cfg.SessionTTL,
+		PushTTL:        cfg.PushTTL,
+		FCM:            cfg.fcm(),
 		OIDCClients:    cfg.Clients,
 		Mail:           outbox,
 	})
@@ -110,6 +112,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	hs.RegisterOnShutdown(srv.CloseStreams)
 	errc := make(chan error, 1)
 	go func() {
 		if cfg.TLSCert != "" {

@@ -67,6 +67,7 @@ var migrations = []migration{
 	{version: 2, apply: createHistoryAndFactorBuckets},
 	{version: 3, apply: createOutboxBucket},
 	{version: 4, apply: createOIDCBuckets},
+	{version: 5, apply: createPushBucket},
 }
 
 // schemaVersion is the version this build writes.

@@ -202,6 +202,9 @@ func (d *DB) DeleteUser(ctx context.Context, id string) error {
 		if err := deleteUserRefreshTokens(tx, id); err != nil {
 			return err
 		}
+		if err := deleteUserPush(tx, id); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketUsers).Delete([]byte(id))
 	})
 	if err != nil {

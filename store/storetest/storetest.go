@@ -55,6 +55,8 @@ func Run(t *testing.T, open Opener) {
 		{"FactorSentinels", testFactorSentinels},
 		{"UpdateFactorImmutable", testUpdateFactorImmutable},
 		{"UpdateFactorConcurrently", testUpdateFactorConcurrently},
+		{"PushRequests", testPushRequests},
+		{"PushDecideConcurrently", testPushDecideConcurrently},
 		{"OutboxLifecycle", testOutboxLifecycle},
 		{"OutboxClaimConcurrently", testOutboxClaimConcurrently},
 		{"OutboxReopen", testOutboxReopen},

@@ -1,0 +1,472 @@
+package authserver
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/text/language"
+
+	"github.com/assent-auth/assent/devices"
+	"github.com/assent-auth/assent/push"
+	"github.com/assent-auth/assent/push/fcm"
+	"github.com/assent-auth/assent/store"
+)
+
+// pushCookie binds an approval request to the browser waiting for it.
+const pushCookie = "assent_push"
+
+// Device channel timing: a peer that answers no ping within pongWait is
+// dropped.
+const (
+	pushPingPeriod = 25 * time.Second
+	pushPongWait   = 60 * time.Second
+	pushWriteWait  = 10 * time.Second
+	pushHelloWait  = 10 * time.Second
+)
+
+// maxPushPerWindow is how many approval requests one user may be sent
+// within the throttle window (15 minutes): a fatigue defence on top of one
+// pending request at a time.
+const maxPushPerWindow = 10
+
+// pushFlow is the approval request a browser waits for.
+type pushFlow struct {
+	UserID    string `json:"user_id"`
+	RequestID string `json:"request_id"`
+}
+
+func (s *Server) initPush() error {
+	var waker push.Waker
+	if c := s.cfg.FCM; c != nil {
+		c.Tokens, c.Logger = s.devices, s.log
+		sender, err := fcm.New(context.Background(), *c)
+		if err != nil {
+			return err
+		}
+		waker = sender
+	}
+	var err error
+	s.push, err = push.New(push.Config{Store: s.store, Devices: s.devices, Waker: waker, TTL: s.cfg.PushTTL, Now: s.now, Logger: s.log})
+	if err != nil {
+		return fmt.Errorf("push: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) pushRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /push/v1/enroll", s.handlePushEnroll)
+	mux.HandleFunc("GET /push/v1/connect", s.handlePushConnect)
+	mux.HandleFunc("POST /security/app-devices", s.handleBeginAppEnrollment)
+	mux.HandleFunc("POST /signin/factor/push", s.handleFactorPush)
+	mux.HandleFunc("GET /signin/factor/push/events", s.handlePushEvents)
+	mux.HandleFunc("GET /signin/factor/push/status", s.handlePushStatus)
+	mux.HandleFunc("POST /signin/factor/push/finish", s.handleFactorPushFinish)
+}
+
+// enrollRequest is the app's enrollment, JSON; byte fields are base64.
+type enrollRequest struct {
+	Code      string `json:"code"`
+	PublicKey []byte `json:"public_key"`
+	Signature []byte `json:"signature"`
+	Platform  string `json:"platform"`
+	Name      string `json:"name"`
+	FCMToken  string `json:"fcm_token,omitempty"`
+}
+
+func (s *Server) handlePushEnroll(w http.ResponseWriter, r *http.Request) {
+	ipKey := netKeyOf(clientIP(r))
+	if s.throttle.count(ipKey) >= maxFailuresPerIP {
+		w.Header().Set("Retry-After", "900")
+		writeProblem(w, http.StatusTooManyRequests, "Too many failed attempts from this network.")
+		return
+	}
+	var req enrollRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	dev, err := s.devices.RedeemAppEnrollment(r.Context(), devices.Redemption{Code: req.Code, PublicKey: req.PublicKey,
+		Signature: req.Signature, Platform: req.Platform, Name: req.Name, FCMToken: req.FCMToken})
+	if err != nil {
+		var re *devices.RefusedError
+		if !errors.As(err, &re) && !errors.Is(err, devices.ErrInvalidName) {
+			s.log.ErrorContext(r.Context(), "app enrollment failed", "err", err)
+			writeProblem(w, http.StatusInternalServerError, "")
+			return
+		}
+		reason := devices.ReasonMalformed
+		subject := ""
+		if re != nil {
+			reason, subject = re.Reason, re.UserID
+		}
+		s.throttle.fail(ipKey)
+		s.audit(r, store.AuditEvent{Kind: "app_device.enroll_refused", Actor: "anonymous", Subject: subject, Outcome: "denied",
+			Details: map[string]string{"reason": reason}})
+		writeProblem(w, http.StatusBadRequest, "The enrollment was refused: "+reason+".")
+		return
+	}
+	s.factorAudit(r, "app_device.enrolled", dev.UserID, map[string]string{"device_id": dev.ID, "platform": dev.Platform})
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]string{"device_id": dev.ID, "name": dev.Name})
+}
+
+// hijacker reaches the connection through the middleware's wrappers (the
+// upgrader asks for http.Hijacker directly).
+type hijacker struct{ http.ResponseWriter }
+
+func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(h.ResponseWriter).Hijack()
+}
+
+var pushUpgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024}
+
+// pushConn serializes writes to one device's websocket.
+type pushConn struct {
+	mu sync.Mutex
+	ws *websocket.Conn
+}
+
+func (c *pushConn) send(m push.Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ws.SetWriteDeadline(time.Now().Add(pushWriteWait))
+	return c.ws.WriteJSON(m)
+}
+
+func (c *pushConn) ping() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(pushWriteWait))
+}
+
+// handlePushConnect runs one app device's channel: challenge, signed
+// hello, then requests out and decisions in until either side leaves.
+func (s *Server) handlePushConnect(w http.ResponseWriter, r *http.Request) {
+	ws, err := pushUpgrader.Upgrade(hijacker{w}, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	defer ws.Close()
+	ws.SetReadLimit(push.MaxMessage)
+	c := &pushConn{ws: ws}
+	ctx := r.Context()
+
+	challenge := make([]byte, 32)
+	rand.Read(challenge)
+	if c.send(push.Message{Type: push.MsgChallenge, Challenge: challenge}) != nil {
+		return
+	}
+	ws.SetReadDeadline(time.Now().Add(pushHelloWait))
+	_, raw, err := ws.ReadMessage()
+	if err != nil {
+		return
+	}
+	hello, err := push.DecodeMessage(raw)
+	if err != nil || hello.Type != push.MsgHello {
+		s.audit(r, store.AuditEvent{Kind: "push.connect_refused", Actor: "anonymous", Outcome: "denied", Details: map[string]string{"reason": "malformed"}})
+		c.send(push.Message{Type: push.MsgError, Reason: "malformed"})
+		return
+	}
+	dev, err := s.push.Authenticate(ctx, hello.DeviceID, challenge, hello.Signature)
+	if err != nil {
+		c.send(push.Message{Type: push.MsgError, Reason: push.Reason(err)})
+		return
+	}
+	s.devices.TouchAppDevice(ctx, dev.UserID, dev.DeviceID)
+	events, cancel := s.push.Subscribe(dev.UserID)
+	defer cancel()
+	if c.send(push.Message{Type: push.MsgReady, DeviceID: dev.DeviceID}) != nil {
+		return
+	}
+	// Whatever is still pending is sent again on every (re)connect.
+	pending, err := s.push.Pending(ctx, dev.UserID)
+	if err != nil {
+		s.log.ErrorContext(ctx, "list pending push requests failed", "err", err)
+		return
+	}
+	for _, p := range pending {
+		if c.send(push.Message{Type: push.MsgRequest, Request: push.View(p)}) != nil {
+			return
+		}
+	}
+
+	ws.SetReadDeadline(time.Now().Add(pushPongWait))
+	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(pushPongWait)) })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			_, raw, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			ws.SetReadDeadline(time.Now().Add(pushPongWait))
+			m, err := push.DecodeMessage(raw)
+			if err != nil || m.Type != push.MsgDecision {
+				s.audit(r, store.AuditEvent{Kind: "push.decision_refused", Actor: dev.DeviceID, Subject: dev.UserID, Outcome: "denied",
+					Details: map[string]string{"reason": "malformed", "device_id": dev.DeviceID}})
+				if c.send(push.Message{Type: push.MsgResult, Reason: "malformed"}) != nil {
+					return
+				}
+				continue
+			}
+			res, err := s.push.Decide(ctx, dev.DeviceID, *m.Decision)
+			out := push.Message{Type: push.MsgResult, RequestID: m.Decision.RequestID, OK: err == nil, Status: res.Status}
+			if err != nil {
+				out.Reason = push.Reason(err)
+			}
+			if c.send(out) != nil {
+				return
+			}
+		}
+	}()
+	ticker := time.NewTicker(pushPingPeriod)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			if c.ping() != nil {
+				return
+			}
+		case e := <-events:
+			m := push.Message{Type: push.MsgResolved, RequestID: e.Request.ID, Status: e.Request.Status}
+			if e.Request.PendingAt(s.now()) {
+				m = push.Message{Type: push.MsgRequest, Request: push.View(e.Request)}
+			}
+			if c.send(m) != nil {
+				return
+			}
+		}
+	}
+}
+
+// appEnrollPage is the enrollment code page's data.
+type appEnrollPage struct {
+	Code    string
+	QR      template.URL
+	Expires string
+}
+
+func (s *Server) handleBeginAppEnrollment(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	_, ident, ok := s.signedIn(w, r)
+	if !ok {
+		return
+	}
+	e, err := s.devices.StartAppEnrollment(r.Context(), ident.ID)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "start app enrollment failed", "user_id", ident.ID, "err", err)
+		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	s.factorAudit(r, "app_device.enrollment_started", ident.ID, map[string]string{"by": "user"})
+	pg := s.newPage(w, r)
+	pg.User = ident
+	pg.Data = appEnrollPage{Code: e.Code.Reveal(), QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(e.QR)),
+		Expires: e.Expires.UTC().Format("15:04 MST")}
+	w.Header().Set("Cache-Control", "no-store")
+	s.render(w, r, http.StatusOK, "app_enroll", pg)
+}
+
+// pushWaitPage is the waiting page's data.
+type pushWaitPage struct {
+	RequestID string
+	Number    int
+	Seconds   int
+}
+
+// handleFactorPush sends an approval request to the user's app devices and
+// shows the number to match.
+func (s *Server) handleFactorPush(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	p, _, ok := s.pending(w, r)
+	if !ok || s.secondFactorThrottled(w, r, p) {
+		return
+	}
+	if s.throttle.count(pushKey(p.UserID)) >= maxPushPerWindow {
+		s.audit(r, store.AuditEvent{Kind: "push.refused", Actor: "anonymous", Subject: p.UserID, Outcome: "denied",
+			Details: map[string]string{"reason": "rate_limited"}})
+		w.Header().Set("Retry-After", "900")
+		s.renderFactorPage(w, r, http.StatusTooManyRequests, p, "factor.push_rate_limited")
+		return
+	}
+	ip := clientIP(r)
+	req, err := s.push.Create(r.Context(), push.NewRequest{UserID: p.UserID, Kind: store.PushSignIn,
+		RPName: s.theme.message(language.English, "product.name"), IP: ip.String(),
+		Country: s.cfg.Locator.Locate(ip).Country, Browser: r.UserAgent()})
+	if errors.Is(err, push.ErrPending) {
+		s.renderFactorPage(w, r, http.StatusConflict, p, "factor.push_pending")
+		return
+	}
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "create push request failed", "user_id", p.UserID, "err", err)
+		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	s.throttle.fail(pushKey(p.UserID))
+	if err := s.putFlow(w, r, pushCookie, pushFlow{UserID: p.UserID, RequestID: req.ID}); err != nil {
+		s.log.ErrorContext(r.Context(), "store push flow failed", "err", err)
+		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	pg := s.newPage(w, r)
+	pg.Data = pushWaitPage{RequestID: req.ID, Number: req.Number, Seconds: int(req.ExpiresAt.Sub(s.now()).Seconds())}
+	s.render(w, r, http.StatusOK, "push_wait", pg)
+}
+
+// waitingFor returns the request the browser waits for, or an HTTP status
+// to answer with.
+func (s *Server) waitingFor(r *http.Request) (store.PushRequest, int) {
+	var p pendingSignIn
+	if _, err := s.readFlow(r, pendingCookie, &p); err != nil {
+		return store.PushRequest{}, http.StatusUnauthorized
+	}
+	var f pushFlow
+	if _, err := s.readFlow(r, pushCookie, &f); err != nil || f.UserID != p.UserID || f.RequestID != r.URL.Query().Get("id") {
+		return store.PushRequest{}, http.StatusUnauthorized
+	}
+	req, err := s.push.Get(r.Context(), f.UserID, f.RequestID)
+	if err != nil {
+		return store.PushRequest{}, http.StatusNotFound
+	}
+	return req, 0
+}
+
+// pushState is what the waiting page learns: pending, approved, denied or
+// expired.
+func (s *Server) pushState(req store.PushRequest) string {
+	if req.Status == store.PushPending && !s.now().Before(req.ExpiresAt) {
+		return "expired"
+	}
+	return req.Status
+}
+
+// handlePushEvents streams the request's outcome as server-sent events.
+func (s *Server) handlePushEvents(w http.ResponseWriter, r *http.Request) {
+	req, status := s.waitingFor(r)
+	if status != 0 {
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	events, cancel := s.push.Subscribe(req.UserID)
+	defer cancel()
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Now().Add(req.ExpiresAt.Sub(s.now()) + 10*time.Second))
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	send := func(state string) bool {
+		fmt.Fprintf(w, "event: state\ndata: %s\n\n", state)
+		rc.Flush()
+		return state != store.PushPending
+	}
+	// Read after subscribing, so a decision in between is not missed.
+	if req, err := s.push.Get(r.Context(), req.UserID, req.ID); err != nil || send(s.pushState(req)) {
+		return
+	}
+	expiry := time.NewTimer(req.ExpiresAt.Sub(s.now()))
+	defer expiry.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-expiry.C:
+			send("expired")
+			return
+		case e := <-events:
+			if e.Request.ID == req.ID && send(s.pushState(e.Request)) {
+				return
+			}
+		}
+	}
+}
+
+// handlePushStatus is the fallback poll: the state as JSON.
+func (s *Server) handlePushStatus(w http.ResponseWriter, r *http.Request) {
+	req, status := s.waitingFor(r)
+	if status != 0 {
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(map[string]string{"state": s.pushState(req)})
+}
+
+// handleFactorPushFinish completes the sign-in once the app approved.
+func (s *Server) handleFactorPushFinish(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	p, nonce, ok := s.pending(w, r)
+	if !ok || s.secondFactorThrottled(w, r, p) {
+		return
+	}
+	var f pushFlow
+	if _, err := s.readFlow(r, pushCookie, &f); err != nil || f.UserID != p.UserID {
+		s.renderFactorPage(w, r, http.StatusUnauthorized, p, "factor.push_expired")
+		return
+	}
+	req, err := s.push.Get(r.Context(), f.UserID, f.RequestID)
+	if err != nil {
+		s.renderFactorPage(w, r, http.StatusUnauthorized, p, "factor.push_expired")
+		return
+	}
+	switch s.pushState(req) {
+	case store.PushApproved:
+		s.setCookie(w, pushCookie, "", -1)
+		s.finishSecondFactor(w, r, p, nonce, []string{"swk", "mca"},
+			map[string]string{"second_factor": "app", "push_request": req.ID, "app_device": req.DeviceID}, p.ReturnTo)
+	case store.PushPending:
+		pg := s.newPage(w, r)
+		pg.Error = pg.T("factor.push_waiting")
+		pg.Data = pushWaitPage{RequestID: req.ID, Number: req.Number, Seconds: int(req.ExpiresAt.Sub(s.now()).Seconds())}
+		s.render(w, r, http.StatusAccepted, "push_wait", pg)
+	case store.PushDenied:
+		s.setCookie(w, pushCookie, "", -1)
+		if !s.secondFactorFailed(r, p.UserID, "app", &devices.RefusedError{Reason: "denied_in_app"}) {
+			return
+		}
+		s.renderFactorPage(w, r, http.StatusUnauthorized, p, "factor.push_denied")
+	default:
+		s.setCookie(w, pushCookie, "", -1)
+		s.renderFactorPage(w, r, http.StatusUnauthorized, p, "factor.push_expired")
+	}
+}
+
+// adminStartAppEnrollment gives an operator a one-time enrollment code for
+// a user's app device.
+func (s *Server) adminStartAppEnrollment(w http.ResponseWriter, r *http.Request) {
+	u, err := s.lookupUser(r)
+	if err != nil {
+		s.writeDomainError(w, r, err)
+		return
+	}
+	e, err := s.devices.StartAppEnrollment(r.Context(), u.ID)
+	if err != nil {
+		s.writeDomainError(w, r, err)
+		return
+	}
+	s.adminAudit(r, "app_device.enrollment_started", u.ID, map[string]string{"by": "admin"})
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, map[string]any{"code": e.Code.Reveal(), "expires_at": e.Expires})
+}
+
+func pushKey(userID string) string { return "push:" + userID }

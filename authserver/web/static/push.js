@@ -1,0 +1,41 @@
+// Waits for the app's answer to an approval request: server-sent events,
+// with a poll as fallback, and a countdown. On an answer it submits the
+// page's form, which completes or refuses the sign-in on the server.
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-push-wait]");
+  if (!form) return;
+  var id = encodeURIComponent(form.getAttribute("data-push-wait"));
+  var done = false;
+  function finish() {
+    if (done) return;
+    done = true;
+    form.submit();
+  }
+  function onState(state) {
+    if (state && state !== "pending") finish();
+  }
+  var counter = document.querySelector("[data-push-countdown]");
+  if (counter) {
+    var left = parseInt(counter.getAttribute("data-push-countdown"), 10) || 0;
+    var timer = setInterval(function () {
+      left = Math.max(0, left - 1);
+      counter.textContent = String(left);
+      if (left === 0) { clearInterval(timer); finish(); }
+    }, 1000);
+  }
+  function poll() {
+    if (done) return;
+    fetch("/signin/factor/push/status?id=" + id, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : { state: "gone" }; })
+      .then(function (j) { onState(j.state); if (!done) setTimeout(poll, 3000); })
+      .catch(function () { if (!done) setTimeout(poll, 5000); });
+  }
+  if (window.EventSource) {
+    var es = new EventSource("/signin/factor/push/events?id=" + id);
+    es.addEventListener("state", function (e) { onState(e.data); if (done) es.close(); });
+    es.onerror = function () { es.close(); if (!done) setTimeout(poll, 1000); };
+  } else {
+    poll();
+  }
+})();
