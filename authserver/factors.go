@@ -340,8 +340,8 @@ func (s *Server) handleFactorRecovery(w http.ResponseWriter, r *http.Request) {
 		s.renderFactorPage(w, r, http.StatusUnauthorized, p, "factor.recovery_invalid")
 		return
 	}
-	s.audit(r, store.AuditEvent{Kind: "recovery_code.used", Actor: p.UserID, Subject: p.UserID, Outcome: "ok",
-		Details: map[string]string{"remaining": strconv.Itoa(left)}})
+	s.factorAudit(r, "recovery_code.used", p.UserID,
+		map[string]string{"remaining": strconv.Itoa(left)})
 	// RFC 8176 has no value for a recovery code; the audit event names it.
 	to := p.ReturnTo
 	if to == "" {

@@ -13,15 +13,42 @@ import (
 )
 
 // Security notices tell a user by mail what happened to their account
-// (a sign-in from a new device or place, a lock after failed passwords),
+// (a sign-in from a new device or place, a lock after failed passwords, a
+// sign-in method added or removed, recovery codes created or used),
 // each with a "this wasn't me" link that locks the account pending a
 // password reset and tells the risk engine.
 
 // Notice kinds; each has its texts under "mail.notice.KIND.*".
 const (
-	noticeSignIn = "signin"
-	noticeLocked = "locked"
+	noticeSignIn       = "signin"
+	noticeLocked       = "locked"
+	noticeFactorAdded  = "factor_added"
+	noticeFactorGone   = "factor_removed"
+	noticeRecoveryNew  = "recovery_generated"
+	noticeRecoveryUsed = "recovery_used"
 )
+
+// factorNotices maps the audit kinds of factor changes to the notice they
+// send: a new way into the account, or one fewer, is worth a mail.
+var factorNotices = map[string]string{
+	"factor.added":             noticeFactorAdded,
+	"app_device.enrolled":      noticeFactorAdded,
+	"factor.removed":           noticeFactorGone,
+	"app_device.revoked":       noticeFactorGone,
+	"recovery_codes.generated": noticeRecoveryNew,
+	"recovery_code.used":       noticeRecoveryUsed,
+}
+
+// notifyUser is notify for a user known by id; a user that cannot be
+// loaded gets no notice (the action itself was audited).
+func (s *Server) notifyUser(r *http.Request, userID, kind string) {
+	ident, err := s.profiles.Get(r.Context(), userID)
+	if err != nil {
+		s.log.WarnContext(r.Context(), "security notice: no user", "kind", kind, "user_id", userID, "err", err)
+		return
+	}
+	s.notify(r, ident, kind)
+}
 
 // notify mails a security notice about r to the user and records it. A
 // failure to queue the mail is logged; the event itself goes on.

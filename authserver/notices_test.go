@@ -11,8 +11,40 @@ import (
 	"github.com/assent-auth/assent/risk"
 )
 
-func isNotice(r received) bool {
-	return strings.HasPrefix(r.subject, "New sign-in") || strings.HasPrefix(r.subject, "Your account was locked")
+// TestFactorNotices: a new way in, one fewer, new recovery codes and a
+// used recovery code are each mailed with the "this wasn't me" link.
+func TestFactorNotices(t *testing.T) {
+	m := newMailEnv(t)
+	if _, err := m.profiles.Create(t.Context(), profiles.NewUser{Email: "ada@example.com", Password: "correct horse battery", EmailVerified: true}); err != nil {
+		t.Fatal(err)
+	}
+	b := m.browser()
+	wantSignedIn(t, "sign-in", b.signIn("ada@example.com", "correct horse battery"))
+	b.enrollTOTP()
+	want := func(n int, subject string) received {
+		t.Helper()
+		msg := m.waitMailWhere(n, func(r received) bool { return isNotice(r) && !strings.HasPrefix(r.subject, "New sign-in") })
+		if msg.subject != subject {
+			t.Fatalf("notice %d: subject %q, want %q", n, msg.subject, subject)
+		}
+		m.linkPath(msg, "/report?t=")
+		return msg
+	}
+	want(1, "A new way to sign in was added to your account")
+	if ev := m.lastEvent("security.notice"); ev.Details["notice"] != "factor_added" {
+		t.Errorf("notice audit = %+v", ev)
+	}
+	r := b.submit("/security", "/security/recovery", url.Values{})
+	codes := recoveryRE.FindAllStringSubmatch(r.body, -1)
+	if len(codes) != 10 {
+		t.Fatalf("recovery codes page: %d, %d codes", r.status, len(codes))
+	}
+	want(2, "New recovery codes for your account")
+	b.signOut()
+	b.signIn("ada@example.com", "correct horse battery")
+	wantRedirect(t, "recovery code", b.post("/signin/factor/recovery", url.Values{"csrf": {b.csrf()}, "code": {codes[0][1]}}), "/security?recovery_left=9")
+	msg := want(3, "A recovery code was used on your account")
+	mustContain(t, "recovery notice", msg.text, "Where: 127.0.0.1")
 }
 
 func TestSecurityNoticeAndThisWasntMe(t *testing.T) {

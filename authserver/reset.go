@@ -233,8 +233,8 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) {
 		} else if rp.Recovery {
 			var left int
 			if left, err = s.devices.UseRecoveryCode(r.Context(), ident.ID, code); err == nil {
-				s.audit(r, store.AuditEvent{Kind: "recovery_code.used", Actor: ident.ID, Subject: ident.ID, Outcome: "ok",
-					Details: map[string]string{"step": "password_reset", "remaining": strconv.Itoa(left)}})
+				s.factorAudit(r, "recovery_code.used", ident.ID,
+					map[string]string{"step": "password_reset", "remaining": strconv.Itoa(left)})
 			}
 		} else {
 			err = devices.ErrRefused

@@ -125,6 +125,9 @@ func (s *Server) securityError(w http.ResponseWriter, r *http.Request, status in
 
 func (s *Server) factorAudit(r *http.Request, kind string, userID string, details map[string]string) {
 	s.audit(r, store.AuditEvent{Kind: kind, Actor: userID, Subject: userID, Outcome: "ok", Details: details})
+	if n, ok := factorNotices[kind]; ok {
+		s.notifyUser(r, userID, n)
+	}
 }
 
 // handleAddPasskey finishes adding a passkey from the security page.
