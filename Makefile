@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin
 PKGS    := ./...
 
-.PHONY: all build run test test-deps vet bench fmt clean
+.PHONY: all build run demo test test-deps vet bench fmt clean
 
 all: build
 
@@ -13,6 +13,12 @@ build:
 
 run: build
 	./$(BIN)/assentd
+
+# demo starts assentd with a demo shopper and merchant, and the demo shop
+# (cmd/demoshop) beside it: pay at http://localhost:9000, approve in
+# `assent device run` (scripts/demo.sh prints the steps).
+demo: build
+	./scripts/demo.sh
 
 # test installs what the tests need (idempotent), then runs vet and every
 # package's tests in parallel with the race detector.
@@ -25,12 +31,15 @@ test-deps:
 vet:
 	$(GO) vet $(PKGS)
 
-# bench runs the Go micro-benchmarks; results go to bench.txt as well.
+# bench runs the Go micro-benchmarks (results also in bench.txt), then the
+# load runs of every `assent bench` scenario against a fresh assentd
+# (scripts/bench.sh; the table goes to bench-results.md).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(PKGS) | tee bench.txt
+	./scripts/bench.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf $(BIN) bench.txt
+	rm -rf $(BIN) bench.txt bench-results.md

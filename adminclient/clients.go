@@ -2,6 +2,7 @@ package adminclient
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"time"
@@ -13,12 +14,26 @@ type OIDCClient struct {
 	Public       bool     `json:"public"`
 	RedirectURIs []string `json:"redirect_uris"`
 	MinACR       string   `json:"min_acr,omitempty"`
+	// AuthMethod is client_secret_basic, private_key_jwt or none.
+	AuthMethod             string          `json:"token_endpoint_auth_method,omitempty"`
+	PostLogoutRedirectURIs []string        `json:"post_logout_redirect_uris,omitempty"`
+	Scopes                 []string        `json:"scopes,omitempty"`
+	GrantTypes             []string        `json:"grant_types,omitempty"`
+	JWKS                   json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                string          `json:"jwks_uri,omitempty"`
+	IDTokenAlg             string          `json:"id_token_signed_response_alg,omitempty"`
+	FirstParty             bool            `json:"first_party,omitempty"`
 	// Configured marks a client declared in the server's configuration
 	// file; it cannot be deleted through the API.
 	Configured bool      `json:"configured,omitempty"`
 	CreatedAt  time.Time `json:"created_at,omitzero"`
 	// Secret is set only in CreateClient's answer.
 	Secret string `json:"secret,omitempty"`
+
+	// CIBAMode is poll or ping for a client that may use OpenID CIBA;
+	// NotificationEndpoint is where ping mode posts.
+	CIBAMode             string `json:"ciba_mode,omitempty"`
+	NotificationEndpoint string `json:"notification_endpoint,omitempty"`
 }
 
 // NewOIDCClient registers a client.
@@ -27,6 +42,18 @@ type NewOIDCClient struct {
 	RedirectURIs []string `json:"redirect_uris"`
 	Public       bool     `json:"public,omitempty"`
 	MinACR       string   `json:"min_acr,omitempty"`
+	// JWKS or JWKSURI registers the client for private_key_jwt (no
+	// secret then).
+	PostLogoutRedirectURIs []string        `json:"post_logout_redirect_uris,omitempty"`
+	Scopes                 []string        `json:"scopes,omitempty"`
+	GrantTypes             []string        `json:"grant_types,omitempty"`
+	JWKS                   json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                string          `json:"jwks_uri,omitempty"`
+	IDTokenAlg             string          `json:"id_token_signed_response_alg,omitempty"`
+	FirstParty             bool            `json:"first_party,omitempty"`
+
+	CIBAMode             string `json:"ciba_mode,omitempty"`
+	NotificationEndpoint string `json:"notification_endpoint,omitempty"`
 }
 
 // CreateClient registers a client; the answer carries its secret, which
@@ -50,6 +77,14 @@ func (c *Client) ListClients(ctx context.Context) ([]OIDCClient, error) {
 func (c *Client) GetClient(ctx context.Context, id string) (OIDCClient, error) {
 	var out OIDCClient
 	err := c.doJSON(ctx, http.MethodGet, "/admin/v1/clients/"+url.PathEscape(id), nil, &out)
+	return out, err
+}
+
+// RotateClientSecret gives a confidential client a new secret, returned
+// once in the answer's Secret; the old one stops working.
+func (c *Client) RotateClientSecret(ctx context.Context, id string) (OIDCClient, error) {
+	var out OIDCClient
+	err := c.doJSON(ctx, http.MethodPost, "/admin/v1/clients/"+url.PathEscape(id)+"/rotate-secret", nil, &out)
 	return out, err
 }
 

@@ -150,11 +150,15 @@ type Stats struct {
 	Windows []StatsWindow `json:"windows"`
 	// AssessmentsPerMinute and SignInsPerMinute cover the last hour,
 	// oldest first.
-	AssessmentsPerMinute []int        `json:"assessments_per_minute"`
-	SignInsPerMinute     []int        `json:"sign_ins_per_minute"`
-	TopReasons           []StatsCount `json:"top_reasons"`
-	TopIPs               []StatsCount `json:"top_ips"`
-	TopCountries         []StatsCount `json:"top_countries"`
+	AssessmentsPerMinute []int `json:"assessments_per_minute"`
+	SignInsPerMinute     []int `json:"sign_ins_per_minute"`
+	// ApprovalsPerMinute and DenialsPerMinute count decided push
+	// requests over the last hour, oldest first.
+	ApprovalsPerMinute []int        `json:"approvals_per_minute"`
+	DenialsPerMinute   []int        `json:"denials_per_minute"`
+	TopReasons         []StatsCount `json:"top_reasons"`
+	TopIPs             []StatsCount `json:"top_ips"`
+	TopCountries       []StatsCount `json:"top_countries"`
 }
 
 // StatsWindow sums the last Minutes minutes.
@@ -167,6 +171,25 @@ type StatsWindow struct {
 	Denies        int     `json:"denies"`
 	ChallengeRate float64 `json:"challenge_rate"`
 	DenyRate      float64 `json:"deny_rate"`
+	// SignInLatency is how long the server spent on the request that
+	// completed each sign-in.
+	SignInLatency Latency `json:"sign_in_latency_ms"`
+	// Push approval requests: created, approved, denied (reports, "this
+	// wasn't me", included), and the time from creation to decision.
+	PushRequests    int     `json:"push_requests"`
+	Approvals       int     `json:"approvals"`
+	Denials         int     `json:"denials"`
+	Reports         int     `json:"reports"`
+	ApprovalLatency Latency `json:"approval_latency_ms"`
+}
+
+// Latency sums up durations in milliseconds: how many, and their
+// percentiles (within 5%).
+type Latency struct {
+	Count int     `json:"count"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
 }
 
 // StatsCount is one entry of a top list over the last hour.

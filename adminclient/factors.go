@@ -11,7 +11,7 @@ import (
 // secret ever leaves the server.
 type Factor struct {
 	ID         string    `json:"id"`
-	Kind       string    `json:"kind"` // passkey, totp, recovery
+	Kind       string    `json:"kind"` // passkey, totp, recovery, app_device
 	Name       string    `json:"name,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
@@ -28,6 +28,9 @@ type Factor struct {
 	Active bool `json:"active,omitempty"`
 	// Recovery codes left unused.
 	Remaining int `json:"remaining,omitempty"`
+	// App devices: Pending until the enrollment code is redeemed.
+	Pending  bool   `json:"pending,omitempty"`
+	Platform string `json:"platform,omitempty"`
 }
 
 // ListFactors returns a user's passkeys, TOTP and recovery codes.

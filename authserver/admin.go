@@ -47,8 +47,11 @@ func (s *Server) adminRoutes() http.Handler {
 	mux.HandleFunc("GET /admin/v1/audit", s.adminListAudit)
 	mux.HandleFunc("GET /admin/v1/users/{user}/risk", s.adminUserRisk)
 	mux.HandleFunc("GET /admin/v1/risk/policy", s.adminRiskPolicy)
+	mux.HandleFunc("POST /admin/v1/users/{user}/risk/assess", s.adminAssessRisk)
 	s.adminFactorRoutes(mux)
+	s.adminProfileRoutes(mux)
 	mux.HandleFunc("POST /admin/v1/users/{user}/app-enrollments", s.adminStartAppEnrollment)
+	s.adminPushRoutes(mux)
 	s.adminClientRoutes(mux)
 	s.adminEventRoutes(mux)
 	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
@@ -133,6 +136,9 @@ func (s *Server) adminListUsers(w http.ResponseWriter, r *http.Request) {
 		s.writeDomainError(w, r, err)
 		return
 	}
+	for i := range us {
+		us[i] = s.profiles.Redacted(us[i])
+	}
 	out := userList{Users: us}
 	if len(us) == limit {
 		out.Next = us[len(us)-1].ID
@@ -177,7 +183,8 @@ func (s *Server) adminGetUser(w http.ResponseWriter, r *http.Request) {
 		s.writeDomainError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, u)
+	// High-sensitivity attributes only through .../attributes.
+	writeJSON(w, http.StatusOK, s.profiles.Redacted(u))
 }
 
 func (s *Server) adminUpdateUser(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -15,23 +16,48 @@ func (s *Server) adminClientRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/v1/clients", s.adminCreateClient)
 	mux.HandleFunc("GET /admin/v1/clients/{client}", s.adminGetClient)
 	mux.HandleFunc("DELETE /admin/v1/clients/{client}", s.adminDeleteClient)
+	mux.HandleFunc("POST /admin/v1/clients/{client}/rotate-secret", s.adminRotateClientSecret)
 }
 
 // clientView is a client as the admin API shows it: never its secret.
 type clientView struct {
-	ID           string    `json:"id"`
-	Public       bool      `json:"public"`
-	RedirectURIs []string  `json:"redirect_uris"`
-	MinACR       string    `json:"min_acr,omitempty"`
-	Configured   bool      `json:"configured,omitempty"`
-	CreatedAt    time.Time `json:"created_at,omitzero"`
+	ID           string   `json:"id"`
+	Public       bool     `json:"public"`
+	RedirectURIs []string `json:"redirect_uris"`
+	MinACR       string   `json:"min_acr,omitempty"`
+	// AuthMethod is how the client authenticates at the token endpoint:
+	// client_secret_basic (or _post), private_key_jwt or none.
+	AuthMethod             string          `json:"token_endpoint_auth_method"`
+	PostLogoutRedirectURIs []string        `json:"post_logout_redirect_uris,omitempty"`
+	Scopes                 []string        `json:"scopes,omitempty"`
+	GrantTypes             []string        `json:"grant_types,omitempty"`
+	JWKS                   json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                string          `json:"jwks_uri,omitempty"`
+	IDTokenAlg             string          `json:"id_token_signed_response_alg,omitempty"`
+	FirstParty             bool            `json:"first_party,omitempty"`
+	Configured             bool            `json:"configured,omitempty"`
+	CreatedAt              time.Time       `json:"created_at,omitzero"`
 	// Secret is present only in the answer that creates the client.
 	Secret string `json:"secret,omitempty"`
+
+	// CIBAMode (poll or ping) and the ping NotificationEndpoint (ciba.go).
+	CIBAMode             string `json:"ciba_mode,omitempty"`
+	NotificationEndpoint string `json:"notification_endpoint,omitempty"`
 }
 
 func viewOf(c store.OIDCClient) clientView {
-	return clientView{ID: c.ID, Public: c.Public, RedirectURIs: c.RedirectURIs, MinACR: c.MinACR,
-		Configured: c.CreatedAt.IsZero(), CreatedAt: c.CreatedAt}
+	v := clientView{ID: c.ID, Public: c.Public, RedirectURIs: c.RedirectURIs, MinACR: c.MinACR,
+		Configured: c.CreatedAt.IsZero(), CreatedAt: c.CreatedAt,
+		AuthMethod: "client_secret_basic", PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, Scopes: c.Scopes,
+		GrantTypes: c.GrantTypes, JWKS: json.RawMessage(c.JWKS), JWKSURI: c.JWKSURI, IDTokenAlg: c.IDTokenAlg, FirstParty: c.FirstParty}
+	v.CIBAMode, v.NotificationEndpoint = c.CIBAMode, c.NotificationEndpoint
+	switch {
+	case c.Public:
+		v.AuthMethod = "none"
+	case len(c.JWKS) > 0 || c.JWKSURI != "":
+		v.AuthMethod = "private_key_jwt"
+	}
+	return v
 }
 
 type createClientRequest struct {
@@ -39,6 +65,17 @@ type createClientRequest struct {
 	RedirectURIs []string `json:"redirect_uris"`
 	Public       bool     `json:"public"`
 	MinACR       string   `json:"min_acr"`
+	// JWKS registers the client for private_key_jwt (it gets no secret).
+	PostLogoutRedirectURIs []string        `json:"post_logout_redirect_uris"`
+	Scopes                 []string        `json:"scopes"`
+	GrantTypes             []string        `json:"grant_types"`
+	JWKS                   json.RawMessage `json:"jwks"`
+	JWKSURI                string          `json:"jwks_uri"`
+	IDTokenAlg             string          `json:"id_token_signed_response_alg"`
+	FirstParty             bool            `json:"first_party"`
+
+	CIBAMode             string `json:"ciba_mode"`
+	NotificationEndpoint string `json:"notification_endpoint"`
 }
 
 func (s *Server) adminCreateClient(w http.ResponseWriter, r *http.Request) {
@@ -47,7 +84,10 @@ func (s *Server) adminCreateClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, secret, err := s.oidc.CreateClient(r.Context(), oidcprovider.NewClient{
-		ID: req.ID, RedirectURIs: req.RedirectURIs, Public: req.Public, MinACR: req.MinACR})
+		ID: req.ID, RedirectURIs: req.RedirectURIs, Public: req.Public, MinACR: req.MinACR,
+		PostLogoutRedirectURIs: req.PostLogoutRedirectURIs, Scopes: req.Scopes, GrantTypes: req.GrantTypes,
+		JWKS: string(req.JWKS), JWKSURI: req.JWKSURI, IDTokenAlg: req.IDTokenAlg, FirstParty: req.FirstParty,
+		CIBAMode: req.CIBAMode, NotificationEndpoint: req.NotificationEndpoint})
 	switch {
 	case errors.Is(err, oidcprovider.ErrInvalidClient):
 		writeProblem(w, http.StatusUnprocessableEntity, err.Error())
@@ -112,6 +152,38 @@ func (s *Server) adminDeleteClient(w http.ResponseWriter, r *http.Request) {
 	}
 	s.adminAudit(r, "client.deleted", "", map[string]string{"client_id": id})
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// adminRotateClientSecret gives a stored confidential client a new
+// secret, shown once in the answer; the old one stops working.
+func (s *Server) adminRotateClientSecret(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("client")
+	secret, err := s.oidc.RotateSecret(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeProblem(w, http.StatusNotFound, "No such client.")
+		return
+	case errors.Is(err, oidcprovider.ErrConfiguredClient):
+		writeProblem(w, http.StatusConflict, "The client is declared in the configuration file; change its secret there.")
+		return
+	case errors.Is(err, oidcprovider.ErrNoSecret):
+		writeProblem(w, http.StatusConflict, "The client has no secret (it is public or uses private_key_jwt).")
+		return
+	case err != nil:
+		s.log.ErrorContext(r.Context(), "rotate client secret failed", "err", err)
+		writeProblem(w, http.StatusInternalServerError, "Internal error; see the server log for request "+RequestID(r.Context())+".")
+		return
+	}
+	s.adminAudit(r, "client.secret_rotated", "", map[string]string{"client_id": id})
+	c, err := s.oidc.Client(r.Context(), id)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "get client failed", "err", err)
+		writeProblem(w, http.StatusInternalServerError, "Internal error; see the server log for request "+RequestID(r.Context())+".")
+		return
+	}
+	v := viewOf(c)
+	v.Secret = secret
+	writeJSON(w, http.StatusOK, v)
 }
 
 func boolText(b bool) string {

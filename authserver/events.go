@@ -139,6 +139,7 @@ const streamWriteTimeout = 30 * time.Second
 func (s *Server) adminEventRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/v1/events", s.adminEvents)
 	mux.HandleFunc("GET /admin/v1/stats", s.adminStats)
+	s.adminConsoleRoutes(mux)
 }
 
 func (s *Server) adminEvents(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package authserver
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,9 @@ type eventStats struct {
 	now     func() time.Time
 	buckets [statsMinutes]statsBucket
 	lastSeq uint64
+	// push follows approval requests from creation to decision
+	// (events_push.go).
+	push pushWatch
 }
 
 const (
@@ -39,6 +43,14 @@ type statsBucket struct {
 	reasons     map[string]int
 	ips         map[string]int
 	countries   map[string]int
+	// Push approval requests.
+	pushRequests int
+	approvals    int
+	denials      int
+	reports      int
+	// Latencies, allocated on first use.
+	signInLatency   *latencyHist
+	approvalLatency *latencyHist
 }
 
 func newEventStats(now func() time.Time) *eventStats { return &eventStats{now: now} }
@@ -47,6 +59,7 @@ func (st *eventStats) add(e store.AuditEvent) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.lastSeq = max(st.lastSeq, e.Seq)
+	approvalMs, matched := st.push.add(e, st.now())
 	m := e.Time.Unix() / 60
 	if m <= st.now().Unix()/60-statsMinutes {
 		return
@@ -58,6 +71,26 @@ func (st *eventStats) add(e store.AuditEvent) {
 	switch e.Kind {
 	case "signin.succeeded":
 		b.signIns++
+		if ms, err := strconv.ParseFloat(e.Details["latency_ms"], 64); err == nil && ms >= 0 {
+			if b.signInLatency == nil {
+				b.signInLatency = new(latencyHist)
+			}
+			b.signInLatency.add(ms)
+		}
+	case "push.created":
+		b.pushRequests++
+	case "push.approved":
+		b.approvals++
+		if matched {
+			if b.approvalLatency == nil {
+				b.approvalLatency = new(latencyHist)
+			}
+			b.approvalLatency.add(approvalMs)
+		}
+	case "push.denied":
+		b.denials++
+	case "push.reported":
+		b.reports++
 	case "signin.failed", "signin.denied":
 		b.failures++
 	case "risk.assessed":
@@ -100,10 +133,12 @@ func (st *eventStats) snapshot() Stats {
 	now := st.now().UTC()
 	cur := now.Unix() / 60
 	out := Stats{Time: now, LastSeq: st.lastSeq,
-		AssessmentsPerMinute: make([]int, statsMinutes), SignInsPerMinute: make([]int, statsMinutes)}
+		AssessmentsPerMinute: make([]int, statsMinutes), SignInsPerMinute: make([]int, statsMinutes),
+		ApprovalsPerMinute: make([]int, statsMinutes), DenialsPerMinute: make([]int, statsMinutes)}
 	reasons, ips, countries := map[string]int{}, map[string]int{}, map[string]int{}
 	windows := []int{1, 5, 60}
 	out.Windows = make([]StatsWindow, len(windows))
+	signIn, approval := make([]latencyHist, len(windows)), make([]latencyHist, len(windows))
 	for i, n := range windows {
 		out.Windows[i].Minutes = n
 	}
@@ -114,6 +149,8 @@ func (st *eventStats) snapshot() Stats {
 		}
 		out.AssessmentsPerMinute[statsMinutes-1-age] = b.assessments
 		out.SignInsPerMinute[statsMinutes-1-age] = b.signIns
+		out.ApprovalsPerMinute[statsMinutes-1-age] = b.approvals
+		out.DenialsPerMinute[statsMinutes-1-age] = b.denials
 		for i, n := range windows {
 			if age < int64(n) {
 				w := &out.Windows[i]
@@ -122,6 +159,12 @@ func (st *eventStats) snapshot() Stats {
 				w.Assessments += b.assessments
 				w.Challenges += b.challenges
 				w.Denies += b.denies
+				w.PushRequests += b.pushRequests
+				w.Approvals += b.approvals
+				w.Denials += b.denials
+				w.Reports += b.reports
+				signIn[i].merge(b.signInLatency)
+				approval[i].merge(b.approvalLatency)
 			}
 		}
 		for k, v := range b.reasons {
@@ -135,7 +178,9 @@ func (st *eventStats) snapshot() Stats {
 		}
 	}
 	for i := range out.Windows {
-		if w := &out.Windows[i]; w.Assessments > 0 {
+		w := &out.Windows[i]
+		w.SignInLatency, w.ApprovalLatency = signIn[i].summary(), approval[i].summary()
+		if w.Assessments > 0 {
 			w.ChallengeRate = float64(w.Challenges) / float64(w.Assessments)
 			w.DenyRate = float64(w.Denies) / float64(w.Assessments)
 		}
@@ -147,7 +192,7 @@ func (st *eventStats) snapshot() Stats {
 func top(m map[string]int) []StatsCount {
 	out := make([]StatsCount, 0, len(m))
 	for k, v := range m {
-		out = append(out, StatsCount{k, v})
+		out = append(out, StatsCount{Key: k, Count: v})
 	}
 	slices.SortFunc(out, func(a, b StatsCount) int {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Key, b.Key))

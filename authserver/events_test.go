@@ -273,7 +273,7 @@ func TestStatsBoundsKeys(t *testing.T) {
 		t.Errorf("%d addresses kept", len(b.ips))
 	}
 	s := st.snapshot()
-	if s.TopIPs[0] != (StatsCount{"other", 5000 - statsMaxKeys}) || s.Windows[0].Denies != 5000 || s.Windows[0].DenyRate != 1 {
+	if s.TopIPs[0] != (StatsCount{Key: "other", Count: 5000 - statsMaxKeys}) || s.Windows[0].Denies != 5000 || s.Windows[0].DenyRate != 1 {
 		t.Errorf("snapshot = %+v", s)
 	}
 }

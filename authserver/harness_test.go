@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"html"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/assent-auth/assent/profiles"
 	"github.com/assent-auth/assent/store"
 	"github.com/assent-auth/assent/store/bolt"
+	"github.com/assent-auth/assent/webhook"
 )
 
 // testAdminToken is the admin token of every test server.
@@ -55,6 +57,12 @@ type env struct {
 	ts       *httptest.Server
 	clock    *clock
 	master   []byte
+	// schema is the profile schema (none when nil).
+	schema *profiles.Schema
+	// hooks are webhook endpoints; their delivery loop runs (on the real
+	// clock) while the server does.
+	hooks    []webhook.Endpoint
+	hookStop func()
 }
 
 // testParams keep argon2id cheap in tests that are not about hashing cost.
@@ -82,7 +90,7 @@ func (e *env) start(opts ...envOption) {
 		t.Fatal(err)
 	}
 	e.db = db
-	e.profiles = profiles.New(profiles.Config{Store: db, Keys: keys, Hasher: profiles.NewHasher(testParams), Now: e.clock.Now})
+	e.profiles = profiles.New(profiles.Config{Store: db, Keys: keys, Hasher: profiles.NewHasher(testParams), Now: e.clock.Now, Schema: e.schema})
 	e.ts = httptest.NewUnstartedServer(nil)
 	issuer, _ := url.Parse("http://" + e.ts.Listener.Addr().String())
 	cfg := Config{
@@ -99,6 +107,19 @@ func (e *env) start(opts ...envOption) {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if len(e.hooks) > 0 {
+		aead, err := keys.AEAD("webhook payloads v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := webhook.New(webhook.Config{Store: db, Endpoints: e.hooks, AEAD: aead, Logger: cfg.Logger,
+			MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+		cfg.Webhooks = d
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); d.Run(ctx) }()
+		e.hookStop = func() { cancel(); <-done }
+	}
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -114,6 +135,10 @@ func (e *env) stop() {
 	if e.ts != nil {
 		e.ts.Close()
 		e.ts = nil
+	}
+	if e.hookStop != nil {
+		e.hookStop()
+		e.hookStop = nil
 	}
 	if e.db != nil {
 		if err := e.db.Close(); err != nil {

@@ -33,7 +33,7 @@ func clientIP(r *http.Request) netip.Addr {
 func (s *Server) withRequestContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := rand.Text()[:16]
-		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		ctx := context.WithValue(withRequestStart(r.Context()), requestIDKey, id)
 		ctx = context.WithValue(ctx, clientIPKey, ClientIP(r, s.cfg.TrustedProxies))
 		w.Header().Set("X-Request-Id", id)
 		next.ServeHTTP(w, r.WithContext(ctx))

@@ -47,6 +47,9 @@ func (s *Server) oidcRoutes(mux *http.ServeMux, cop *http.CrossOriginProtection)
 		cop.AddInsecureBypassPattern(p)
 	}
 	mux.HandleFunc("GET /oidc/resume", s.handleOIDCResume)
+	mux.HandleFunc(oidcprovider.EndSessionPath, s.handleEndSession)
+	s.consentRoutes(mux)
+	cop.AddInsecureBypassPattern(oidcprovider.EndSessionPath)
 }
 
 // handleOIDCResume continues an authorization request: it completes it
@@ -58,7 +61,7 @@ func (s *Server) handleOIDCResume(w http.ResponseWriter, r *http.Request) {
 	sess, err := s.session(r)
 	switch {
 	case err == nil:
-		auth = &oidcprovider.Authentication{Subject: sess.UserID, AuthTime: sess.AuthTime, AMR: sess.AMR}
+		auth = &oidcprovider.Authentication{Subject: sess.UserID, AuthTime: sess.AuthTime, AMR: sess.AMR, Session: sess.IDHash}
 	case !errors.Is(err, errNoSession):
 		s.log.ErrorContext(r.Context(), "load session failed", "err", err)
 		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
@@ -83,7 +86,12 @@ func (s *Server) handleOIDCResume(w http.ResponseWriter, r *http.Request) {
 			to += "&acr=" + url.QueryEscape(d.Want.String())
 		}
 		http.Redirect(w, r, to, http.StatusSeeOther)
+	case oidcprovider.Consent:
+		s.renderConsent(w, r, id, d)
 	case oidcprovider.Completed:
+		if auth != nil && s.askBeforeAuthorizing(w, r, auth.Subject, d.Scopes) { // progressive profiling (profiles.go)
+			return
+		}
 		s.audit(r, store.AuditEvent{Kind: "oidc.authorized", Actor: auth.Subject, Subject: auth.Subject, Outcome: "ok",
 			Details: map[string]string{"client_id": d.ClientID, "acr": d.ACR}})
 		http.Redirect(w, r, d.Target, http.StatusSeeOther)

@@ -48,9 +48,9 @@ type rp struct {
 
 func newOIDCEnv(t *testing.T) *env {
 	return newEnv(t, withClients(
-		oidcprovider.ClientConfig{ID: "web", Secret: rpSecret, RedirectURIs: []string{rpCallback}},
-		oidcprovider.ClientConfig{ID: "spa", Public: true, RedirectURIs: []string{"http://127.0.0.1:8765/cb"}},
-		oidcprovider.ClientConfig{ID: "bank", Secret: rpSecret, RedirectURIs: []string{rpCallback}, MinACR: "mfa"},
+		oidcprovider.ClientConfig{ID: "web", Secret: rpSecret, RedirectURIs: []string{rpCallback}, FirstParty: true},
+		oidcprovider.ClientConfig{ID: "spa", Public: true, RedirectURIs: []string{"http://127.0.0.1:8765/cb"}, FirstParty: true},
+		oidcprovider.ClientConfig{ID: "bank", Secret: rpSecret, RedirectURIs: []string{rpCallback}, MinACR: "mfa", FirstParty: true},
 	))
 }
 
@@ -127,9 +127,9 @@ type idClaims struct {
 }
 
 // exchange redeems code and verifies the ID token with the published keys.
-func (p *rp) exchange(code, verifier string) (*oauth2.Token, *gooidc.IDToken, idClaims) {
+func (p *rp) exchange(code, verifier string, opts ...oauth2.AuthCodeOption) (*oauth2.Token, *gooidc.IDToken, idClaims) {
 	p.t.Helper()
-	tok, err := p.cfg.Exchange(p.t.Context(), code, oauth2.VerifierOption(verifier))
+	tok, err := p.cfg.Exchange(p.t.Context(), code, append(opts, oauth2.VerifierOption(verifier))...)
 	if err != nil {
 		p.t.Fatalf("exchange: %v", err)
 	}
@@ -470,7 +470,7 @@ func TestOIDCStepUp(t *testing.T) {
 }
 
 func TestOIDCStepUpPasskey(t *testing.T) {
-	e := newEnv(t, withPasskeys, withClients(oidcprovider.ClientConfig{ID: "web", Secret: rpSecret, RedirectURIs: []string{rpCallback}}))
+	e := newEnv(t, withPasskeys, withClients(oidcprovider.ClientConfig{ID: "web", Secret: rpSecret, RedirectURIs: []string{rpCallback}, FirstParty: true}))
 	b := e.browser()
 	b.signUp("ada@example.com", password)
 	k := newSoftKey(virtualwebauthn.AuthenticatorOptions{})
@@ -597,7 +597,7 @@ func TestOIDCAdminClients(t *testing.T) {
 	if len(created.Secret) < 40 || created.MinACR != "mfa" {
 		t.Fatalf("created = %s", r.body)
 	}
-	if r := e.admin("GET", "/admin/v1/clients/shop", nil); r.status != 200 || strings.Contains(r.body, created.Secret) || strings.Contains(r.body, "secret") {
+	if r := e.admin("GET", "/admin/v1/clients/shop", nil); r.status != 200 || strings.Contains(r.body, created.Secret) || strings.Contains(r.body, `"secret"`) {
 		t.Errorf("show: %d %s (must not reveal the secret)", r.status, r.body)
 	}
 	for _, tc := range []struct {

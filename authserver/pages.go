@@ -33,6 +33,8 @@ type page struct {
 	User        profiles.Identity
 	// Passkeys reports that passkeys are on (the sign-in page offers them).
 	Passkeys bool
+	// Upstreams are the "Continue with" buttons (upstream.go).
+	Upstreams []upstreamButton
 	// Data is the page's own data (securityPage, factorPage, totpPage).
 	Data any
 
@@ -51,6 +53,7 @@ func (s *Server) newPage(w http.ResponseWriter, r *http.Request) page {
 		Form:        map[string]string{},
 		FieldErrors: map[string]string{},
 		Passkeys:    s.devices.Passkeys(),
+		Upstreams:   s.upstreamButtons(),
 		theme:       s.theme,
 		tag:         tag,
 	}
@@ -131,6 +134,9 @@ func (s *Server) handleSignInPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.URL.Query().Get("signed_out") == "1" {
 		p.Notice = p.T("signed_out")
+	}
+	if r.URL.Query().Get("erased") == "1" {
+		p.Notice = p.T("signin.erased")
 	}
 	s.render(w, r, http.StatusOK, "signin", p)
 }
@@ -281,6 +287,7 @@ func (s *Server) completeSignIn(w http.ResponseWriter, r *http.Request, ident pr
 			returnTo = "/account?nudge=" + details["nudge"]
 		}
 	}
+	returnTo = s.askAfterSignIn(r, ident, returnTo) // progressive profiling (profiles.go)
 	http.Redirect(w, r, returnTo, http.StatusSeeOther)
 }
 
@@ -391,6 +398,7 @@ func (s *Server) handleSignOut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sess, ok := s.endSession(w, r); ok {
+		s.endSessionTokens(r, sess) // oidc_logout.go
 		s.audit(r, store.AuditEvent{Kind: "signout", Actor: sess.UserID, Subject: sess.UserID, Outcome: "ok"})
 	}
 	http.Redirect(w, r, "/signin?signed_out=1", http.StatusSeeOther)

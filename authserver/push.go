@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -35,11 +36,6 @@ const (
 	pushHelloWait  = 10 * time.Second
 )
 
-// maxPushPerWindow is how many approval requests one user may be sent
-// within the throttle window (15 minutes): a fatigue defence on top of one
-// pending request at a time.
-const maxPushPerWindow = 10
-
 // pushFlow is the approval request a browser waits for.
 type pushFlow struct {
 	UserID    string `json:"user_id"`
@@ -57,7 +53,8 @@ func (s *Server) initPush() error {
 		waker = sender
 	}
 	var err error
-	s.push, err = push.New(push.Config{Store: s.store, Devices: s.devices, Waker: waker, TTL: s.cfg.PushTTL, Now: s.now, Logger: s.log})
+	s.push, err = push.New(push.Config{Store: auditPublisher{Store: s.store, hub: s.events}, Devices: s.devices, Waker: waker, TTL: s.cfg.PushTTL, Now: s.now, Logger: s.log,
+		NumberMatching: s.cfg.PushNumberMatching, Fatigue: s.cfg.PushFatigue})
 	if err != nil {
 		return fmt.Errorf("push: %w", err)
 	}
@@ -128,13 +125,29 @@ func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return http.NewResponseController(h.ResponseWriter).Hijack()
 }
 
-var pushUpgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024}
+// pushUpgrader keeps an idle device channel small: a 512-byte read
+// buffer (frames are read through it, not into it) and write buffers from
+// a pool, held only while a frame is written.
+var pushUpgrader = websocket.Upgrader{ReadBufferSize: 512, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{}}
 
-// pushConn serializes writes to one device's websocket.
+// pushConn is one device's channel. Its one goroutine reads; writes
+// (answers, requests from the hub, pings from a timer) are serialized by
+// mu, and hub events wait in queue for a short-lived writer goroutine, so
+// an idle channel costs one parked goroutine, a timer and its buffers.
 type pushConn struct {
-	mu sync.Mutex
+	mu sync.Mutex // serializes writes
 	ws *websocket.Conn
+
+	qmu      sync.Mutex
+	queue    []push.Event
+	draining bool
+	closed   bool
+	ping     *time.Timer
 }
+
+// maxPushQueue bounds the events waiting for a slow device; past it the
+// channel is closed and the device resumes on reconnect.
+const maxPushQueue = 32
 
 func (c *pushConn) send(m push.Message) error {
 	c.mu.Lock()
@@ -143,115 +156,212 @@ func (c *pushConn) send(m push.Message) error {
 	return c.ws.WriteJSON(m)
 }
 
-func (c *pushConn) ping() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(pushWriteWait))
+// keepAlive pings every pushPingPeriod from a timer, not a goroutine.
+func (c *pushConn) keepAlive() {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	c.ping = time.AfterFunc(pushPingPeriod, func() {
+		c.mu.Lock()
+		err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(pushWriteWait))
+		c.mu.Unlock()
+		if err != nil {
+			c.close()
+			return
+		}
+		c.qmu.Lock()
+		if !c.closed {
+			c.ping.Reset(pushPingPeriod)
+		}
+		c.qmu.Unlock()
+	})
+}
+
+func (c *pushConn) close() {
+	c.qmu.Lock()
+	c.closed, c.queue = true, nil
+	if c.ping != nil {
+		c.ping.Stop()
+	}
+	c.qmu.Unlock()
+	c.ws.Close()
+}
+
+// enqueue hands a hub event to the writer; it never blocks (it runs under
+// the hub's lock).
+func (c *pushConn) enqueue(e push.Event, write func(push.Event) error) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.closed {
+		return
+	}
+	if len(c.queue) >= maxPushQueue {
+		go c.close()
+		return
+	}
+	c.queue = append(c.queue, e)
+	if !c.draining {
+		c.draining = true
+		go c.drain(write)
+	}
+}
+
+func (c *pushConn) drain(write func(push.Event) error) {
+	for {
+		c.qmu.Lock()
+		if len(c.queue) == 0 || c.closed {
+			c.draining, c.queue = false, nil
+			c.qmu.Unlock()
+			return
+		}
+		e := c.queue[0]
+		c.queue = c.queue[1:]
+		c.qmu.Unlock()
+		if write(e) != nil {
+			c.close()
+		}
+	}
 }
 
 // handlePushConnect runs one app device's channel: challenge, signed
-// hello, then requests out and decisions in until either side leaves.
+// hello, then requests out and decisions in until either side leaves. The
+// handler returns once the device is authenticated; a fresh goroutine
+// with a small stack reads from then on.
 func (s *Server) handlePushConnect(w http.ResponseWriter, r *http.Request) {
 	ws, err := pushUpgrader.Upgrade(hijacker{w}, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
-	defer ws.Close()
 	ws.SetReadLimit(push.MaxMessage)
 	c := &pushConn{ws: ws}
+	// The channel outlives this handler: keep the request's values, not
+	// its cancellation.
+	r = r.WithContext(context.WithoutCancel(r.Context()))
 	ctx := r.Context()
 
 	challenge := make([]byte, 32)
 	rand.Read(challenge)
 	if c.send(push.Message{Type: push.MsgChallenge, Challenge: challenge}) != nil {
+		ws.Close()
 		return
 	}
 	ws.SetReadDeadline(time.Now().Add(pushHelloWait))
 	_, raw, err := ws.ReadMessage()
 	if err != nil {
+		ws.Close()
 		return
 	}
 	hello, err := push.DecodeMessage(raw)
 	if err != nil || hello.Type != push.MsgHello {
 		s.audit(r, store.AuditEvent{Kind: "push.connect_refused", Actor: "anonymous", Outcome: "denied", Details: map[string]string{"reason": "malformed"}})
 		c.send(push.Message{Type: push.MsgError, Reason: "malformed"})
+		ws.Close()
 		return
 	}
 	dev, err := s.push.Authenticate(ctx, hello.DeviceID, challenge, hello.Signature)
 	if err != nil {
 		c.send(push.Message{Type: push.MsgError, Reason: push.Reason(err)})
+		ws.Close()
 		return
 	}
 	s.devices.TouchAppDevice(ctx, dev.UserID, dev.DeviceID)
-	events, cancel := s.push.Subscribe(dev.UserID)
-	defer cancel()
 	if c.send(push.Message{Type: push.MsgReady, DeviceID: dev.DeviceID}) != nil {
+		ws.Close()
 		return
 	}
-	// Whatever is still pending is sent again on every (re)connect.
+	// Subscribed before the pending requests are read, so none is missed
+	// (one may come twice; the app keeps one card per id).
+	cancel := s.push.SubscribeFunc(dev.UserID, func(e push.Event) { c.enqueue(e, func(e push.Event) error { return s.sendEvent(ctx, c, dev, e) }) })
 	pending, err := s.push.Pending(ctx, dev.UserID)
 	if err != nil {
 		s.log.ErrorContext(ctx, "list pending push requests failed", "err", err)
+		cancel()
+		ws.Close()
 		return
 	}
 	for _, p := range pending {
 		if c.send(push.Message{Type: push.MsgRequest, Request: push.View(p)}) != nil {
+			cancel()
+			ws.Close()
 			return
 		}
 	}
-
 	ws.SetReadDeadline(time.Now().Add(pushPongWait))
 	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(pushPongWait)) })
-	done := make(chan struct{})
+	c.keepAlive()
 	go func() {
-		defer close(done)
-		for {
-			_, raw, err := ws.ReadMessage()
-			if err != nil {
-				return
-			}
-			ws.SetReadDeadline(time.Now().Add(pushPongWait))
-			m, err := push.DecodeMessage(raw)
-			if err != nil || m.Type != push.MsgDecision {
-				s.audit(r, store.AuditEvent{Kind: "push.decision_refused", Actor: dev.DeviceID, Subject: dev.UserID, Outcome: "denied",
-					Details: map[string]string{"reason": "malformed", "device_id": dev.DeviceID}})
-				if c.send(push.Message{Type: push.MsgResult, Reason: "malformed"}) != nil {
-					return
-				}
-				continue
-			}
+		defer cancel()
+		defer c.close()
+		s.readDeviceChannel(r, c, dev)
+	}()
+}
+
+// sendEvent writes a hub event to the device: a new request, or that one
+// was resolved.
+func (s *Server) sendEvent(ctx context.Context, c *pushConn, dev devices.DeviceKey, e push.Event) error {
+	if e.Request.ID == "" {
+		return nil // a lock: the device learns it from its next decision
+	}
+	m := push.Message{Type: push.MsgResolved, RequestID: e.Request.ID, Status: e.Request.Status}
+	if e.Request.PendingAt(s.now()) {
+		// A device revoked while connected gets no more requests.
+		if _, err := s.devices.AppDeviceKey(ctx, dev.DeviceID); err != nil {
+			c.send(push.Message{Type: push.MsgError, Reason: "unknown_device"})
+			return err
+		}
+		m = push.Message{Type: push.MsgRequest, Request: push.View(e.Request)}
+	}
+	return c.send(m)
+}
+
+// readDeviceChannel takes the device's messages until the channel ends.
+func (s *Server) readDeviceChannel(r *http.Request, c *pushConn, dev devices.DeviceKey) {
+	ctx := r.Context()
+	for {
+		_, raw, err := c.ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		c.ws.SetReadDeadline(time.Now().Add(pushPongWait))
+		m, err := push.DecodeMessage(raw)
+		var out push.Message
+		switch {
+		case err == nil && m.Type == push.MsgToken:
+			out = s.updateFCMToken(r, dev, m.FCMToken)
+		case err != nil && push.TypeOf(raw) == push.MsgToken:
+			out = push.Message{Type: push.MsgToken, Reason: "malformed"}
+		case err != nil || m.Type != push.MsgDecision:
+			s.audit(r, store.AuditEvent{Kind: "push.decision_refused", Actor: dev.DeviceID, Subject: dev.UserID, Outcome: "denied",
+				Details: map[string]string{"reason": "malformed", "device_id": dev.DeviceID}})
+			out = push.Message{Type: push.MsgResult, Reason: "malformed"}
+		default:
 			res, err := s.push.Decide(ctx, dev.DeviceID, *m.Decision)
-			out := push.Message{Type: push.MsgResult, RequestID: m.Decision.RequestID, OK: err == nil, Status: res.Status}
+			out = push.Message{Type: push.MsgResult, RequestID: m.Decision.RequestID, OK: err == nil, Status: res.Status}
 			if err != nil {
 				out.Reason = push.Reason(err)
 			}
-			if c.send(out) != nil {
-				return
-			}
 		}
-	}()
-	ticker := time.NewTicker(pushPingPeriod)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-done:
+		if c.send(out) != nil {
 			return
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-			if c.ping() != nil {
-				return
-			}
-		case e := <-events:
-			m := push.Message{Type: push.MsgResolved, RequestID: e.Request.ID, Status: e.Request.Status}
-			if e.Request.PendingAt(s.now()) {
-				m = push.Message{Type: push.MsgRequest, Request: push.View(e.Request)}
-			}
-			if c.send(m) != nil {
-				return
-			}
 		}
 	}
+}
+
+// updateFCMToken stores the FCM registration token an authenticated
+// device sends, and returns the answer.
+func (s *Server) updateFCMToken(r *http.Request, dev devices.DeviceKey, token string) push.Message {
+	err := s.devices.SetFCMToken(r.Context(), dev.UserID, dev.DeviceID, token)
+	switch {
+	case err == nil:
+		s.audit(r, store.AuditEvent{Kind: "app_device.fcm_token_updated", Actor: dev.DeviceID, Subject: dev.UserID, Outcome: "ok",
+			Details: map[string]string{"device_id": dev.DeviceID, "removed": strconv.FormatBool(token == "")}})
+		return push.Message{Type: push.MsgToken, OK: true}
+	case errors.Is(err, devices.ErrNotFound):
+		return push.Message{Type: push.MsgToken, Reason: "unknown_device"}
+	case devices.Reason(err) != "":
+		return push.Message{Type: push.MsgToken, Reason: "malformed"}
+	}
+	s.log.ErrorContext(r.Context(), "update FCM token failed", "device_id", dev.DeviceID, "err", err)
+	return push.Message{Type: push.MsgToken, Reason: "error"}
 }
 
 // appEnrollPage is the enrollment code page's data.
@@ -301,19 +411,20 @@ func (s *Server) handleFactorPush(w http.ResponseWriter, r *http.Request) {
 	if !ok || s.secondFactorThrottled(w, r, p) {
 		return
 	}
-	if s.throttle.count(pushKey(p.UserID)) >= maxPushPerWindow {
-		s.audit(r, store.AuditEvent{Kind: "push.refused", Actor: "anonymous", Subject: p.UserID, Outcome: "denied",
-			Details: map[string]string{"reason": "rate_limited"}})
-		w.Header().Set("Retry-After", "900")
-		s.renderFactorPage(w, r, http.StatusTooManyRequests, p, "factor.push_rate_limited")
-		return
-	}
 	ip := clientIP(r)
 	req, err := s.push.Create(r.Context(), push.NewRequest{UserID: p.UserID, Kind: store.PushSignIn,
 		RPName: s.theme.message(language.English, "product.name"), IP: ip.String(),
-		Country: s.cfg.Locator.Locate(ip).Country, Browser: r.UserAgent()})
-	if errors.Is(err, push.ErrPending) {
+		Country: s.cfg.Locator.Locate(ip).Country, Browser: r.UserAgent(), RiskLevel: p.Details["risk_level"]})
+	switch {
+	case errors.Is(err, push.ErrPending):
 		s.renderFactorPage(w, r, http.StatusConflict, p, "factor.push_pending")
+		return
+	case errors.Is(err, push.ErrRateLimited):
+		w.Header().Set("Retry-After", "900")
+		s.renderFactorPage(w, r, http.StatusTooManyRequests, p, "factor.push_rate_limited")
+		return
+	case errors.Is(err, push.ErrLocked):
+		s.renderPushLocked(w, r, p)
 		return
 	}
 	if err != nil {
@@ -321,7 +432,6 @@ func (s *Server) handleFactorPush(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
-	s.throttle.fail(pushKey(p.UserID))
 	if err := s.putFlow(w, r, pushCookie, pushFlow{UserID: p.UserID, RequestID: req.ID}); err != nil {
 		s.log.ErrorContext(r.Context(), "store push flow failed", "err", err)
 		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
@@ -350,11 +460,14 @@ func (s *Server) waitingFor(r *http.Request) (store.PushRequest, int) {
 	return req, 0
 }
 
-// pushState is what the waiting page learns: pending, approved, denied or
-// expired.
+// pushState is what the waiting page learns: pending, approved, denied,
+// expired, or locked (push approvals paused after repeated denials).
 func (s *Server) pushState(req store.PushRequest) string {
 	if req.Status == store.PushPending && !s.now().Before(req.ExpiresAt) {
 		return "expired"
+	}
+	if _, locked := s.push.LockedUntil(req.UserID); locked && req.Status == store.PushPending {
+		return "locked"
 	}
 	return req.Status
 }
@@ -391,6 +504,10 @@ func (s *Server) handlePushEvents(w http.ResponseWriter, r *http.Request) {
 			send("expired")
 			return
 		case e := <-events:
+			if !e.LockedUntil.IsZero() {
+				send("locked")
+				return
+			}
 			if e.Request.ID == req.ID && send(s.pushState(e.Request)) {
 				return
 			}
@@ -439,6 +556,9 @@ func (s *Server) handleFactorPushFinish(w http.ResponseWriter, r *http.Request) 
 		pg.Error = pg.T("factor.push_waiting")
 		pg.Data = pushWaitPage{RequestID: req.ID, Number: req.Number, Seconds: int(req.ExpiresAt.Sub(s.now()).Seconds())}
 		s.render(w, r, http.StatusAccepted, "push_wait", pg)
+	case "locked":
+		s.setCookie(w, pushCookie, "", -1)
+		s.renderPushLocked(w, r, p)
 	case store.PushDenied:
 		s.setCookie(w, pushCookie, "", -1)
 		if !s.secondFactorFailed(r, p.UserID, "app", &devices.RefusedError{Reason: "denied_in_app"}) {
@@ -469,4 +589,12 @@ func (s *Server) adminStartAppEnrollment(w http.ResponseWriter, r *http.Request)
 	writeJSON(w, http.StatusCreated, map[string]any{"code": e.Code.Reveal(), "expires_at": e.Expires})
 }
 
-func pushKey(userID string) string { return "push:" + userID }
+// renderPushLocked shows the second-factor page, with the other methods,
+// saying that push approvals are paused and until when.
+func (s *Server) renderPushLocked(w http.ResponseWriter, r *http.Request, p pendingSignIn) {
+	until, _ := s.push.LockedUntil(p.UserID)
+	if secs := int(until.Sub(s.now()).Seconds()); secs > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	s.renderFactorPage(w, r, http.StatusTooManyRequests, p, "factor.push_locked")
+}

@@ -105,6 +105,7 @@ func (s *Server) loginEvent(r *http.Request, userID string) risk.Event {
 		UserAgent: r.UserAgent(),
 		DeviceID:  s.deviceID(r),
 		Channel:   risk.ChannelWeb,
+		ClientID:  s.oidcClientOf(r), // the policy's per-client overrides (oidc_consent.go)
 	}
 }
 
@@ -244,6 +245,7 @@ func (s *Server) challengeWithoutFactor(r *http.Request, ident profiles.Identity
 func riskDetails(details map[string]string, a risk.Assessment) {
 	details["risk_score"] = strconv.Itoa(a.Score)
 	details["risk_decision"] = a.Decision.String()
+	details["risk_level"] = string(a.Level)
 	codes := make([]string, 0, len(a.Reasons))
 	for _, rs := range a.Reasons {
 		codes = append(codes, string(rs.Code))

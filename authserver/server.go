@@ -23,6 +23,7 @@ import (
 	"github.com/assent-auth/assent/risk"
 	"github.com/assent-auth/assent/risk/geo"
 	"github.com/assent-auth/assent/store"
+	"github.com/assent-auth/assent/webhook"
 )
 
 // Config configures a Server.
@@ -69,9 +70,21 @@ type Config struct {
 	Mail *mail.Outbox
 	// PushTTL is how long an app approval request waits (default 120 s).
 	PushTTL time.Duration
+	// PushNumberMatching is push.NumberAlways (the default) or
+	// push.NumberByRisk (no number to match when the risk level is low).
+	PushNumberMatching string
+	// PushFatigue is the per-user rate limit and the lock after repeated
+	// denials; zero fields take the defaults.
+	PushFatigue push.Fatigue
 	// FCM, when set, also wakes app devices through Firebase Cloud
 	// Messaging (its Tokens are the server's own devices).
 	FCM *fcm.Config
+	// Upstreams are OpenID providers users may sign in and up with
+	// (upstream.go).
+	Upstreams []UpstreamConfig
+	// Webhooks, when set, receives profile and consent events for
+	// downstream systems (webhooks.go); the caller runs its delivery loop.
+	Webhooks *webhook.Dispatcher
 }
 
 // Validate reports every problem with c at once.
@@ -124,6 +137,8 @@ type Server struct {
 	push *push.Service
 	// events streams the audit log to consoles (events.go).
 	events *eventHub
+	// ups are the upstream OpenID providers (upstream.go).
+	ups *upstreams
 }
 
 // New builds a Server from c.
@@ -192,6 +207,9 @@ func New(c Config) (*Server, error) {
 	if err := s.initOIDC(); err != nil {
 		return nil, err
 	}
+	if err := s.initUpstreams(); err != nil {
+		return nil, err
+	}
 	s.handler = s.routes(promhttp.HandlerFor(c.Registry, promhttp.HandlerOpts{}))
 	return s, nil
 }
@@ -211,8 +229,11 @@ func (s *Server) routes(metricsHandler http.Handler) http.Handler {
 	s.factorRoutes(mux)
 	s.pushRoutes(mux)
 	s.accountMailRoutes(mux)
+	s.profileRoutes(mux)
+	s.upstreamRoutes(mux)
 	cop := http.NewCrossOriginProtection()
 	s.oidcRoutes(mux, cop)
+	s.cibaRoutes(mux, cop)
 	mux.Handle("GET /static/", s.theme.static)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.handleReady)
@@ -248,6 +269,7 @@ func (s *Server) audit(r *http.Request, e store.AuditEvent) {
 	if e.UserAgent == "" {
 		e.UserAgent = truncate(r.UserAgent(), 256)
 	}
+	stampLatency(r, &e)
 	seq, err := s.store.AppendAudit(r.Context(), e)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "audit append failed", "kind", e.Kind, "err", err)

@@ -171,7 +171,7 @@ func (s *Service) RedeemAppEnrollment(ctx context.Context, red Redemption) (AppD
 	if !platforms[red.Platform] {
 		return AppDevice{}, refused(ReasonMalformed)
 	}
-	if len(red.FCMToken) > 4096 {
+	if !ValidFCMToken(red.FCMToken) {
 		return AppDevice{}, refused(ReasonMalformed)
 	}
 	pending, err := s.store.GetFactorByLookupKey(ctx, enrollCodeKey(red.Code))
@@ -298,15 +298,45 @@ func (s *Service) TouchAppDevice(ctx context.Context, userID, deviceID string) e
 	return mapNotFound(err)
 }
 
+// MaxFCMToken bounds an FCM registration token, in bytes.
+const MaxFCMToken = 4096
+
+// ValidFCMToken reports whether token can be an FCM registration token:
+// at most MaxFCMToken bytes of letters, digits and "-_:.", or empty.
+func ValidFCMToken(token string) bool {
+	return len(token) <= MaxFCMToken && strings.IndexFunc(token, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("-_:.", r))
+	}) < 0
+}
+
+// SetFCMToken replaces the device's FCM registration token (the app got a
+// new one from Firebase); an empty token turns FCM wake-ups off for the
+// device. It fails with ErrNotFound for an unknown, pending or revoked
+// device and a RefusedError (ReasonMalformed) for a token ValidFCMToken
+// refuses.
+func (s *Service) SetFCMToken(ctx context.Context, userID, deviceID, token string) error {
+	if !ValidFCMToken(token) {
+		return refused(ReasonMalformed)
+	}
+	return s.setFCMToken(ctx, userID, deviceID, token)
+}
+
 // DropFCMToken forgets the device's FCM registration token (FCM reported it
 // unregistered); the device still works over its websocket.
 func (s *Service) DropFCMToken(ctx context.Context, userID, deviceID string) error {
+	return s.setFCMToken(ctx, userID, deviceID, "")
+}
+
+func (s *Service) setFCMToken(ctx context.Context, userID, deviceID, token string) error {
 	_, err := s.store.UpdateFactor(ctx, userID, deviceID, func(f store.Factor) (store.Factor, error) {
 		var d appDeviceData
 		if err := json.Unmarshal(f.Data, &d); err != nil {
 			return f, err
 		}
-		d.FCMToken = ""
+		if f.Kind != store.FactorAppDevice || d.Pending {
+			return f, store.ErrNotFound
+		}
+		d.FCMToken = token
 		b, err := json.Marshal(d)
 		if err != nil {
 			return f, err

@@ -29,6 +29,30 @@ type ClientConfig struct {
 	RedirectURIs []string `yaml:"redirect_uris"`
 	// MinACR is the lowest acr the client accepts.
 	MinACR string `yaml:"min_acr"`
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser back to (exact match).
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
+	// Scopes the client may request and GrantTypes it may use; empty for
+	// all of them (openid, email, offline_access; authorization_code,
+	// refresh_token).
+	Scopes     []string `yaml:"scopes"`
+	GrantTypes []string `yaml:"grant_types"`
+	// JWKS is the client's public key set (JSON) for private_key_jwt; such
+	// a client has no secret.
+	JWKS string `yaml:"jwks"`
+	// JWKSURI is where the client publishes that key set instead (https,
+	// or http on a loopback address).
+	JWKSURI string `yaml:"jwks_uri"`
+	// IDTokenAlg is id_token_signed_response_alg: ES256 (default) or RS256.
+	IDTokenAlg string `yaml:"id_token_signed_response_alg"`
+	// FirstParty clients are the operator's own: users are not asked to
+	// consent to them.
+	FirstParty bool `yaml:"first_party"`
+
+	// CIBAMode ("poll" or "ping") lets the client use OpenID CIBA;
+	// NotificationEndpoint is where ping mode posts (ciba.go).
+	CIBAMode             string `yaml:"ciba_mode"`
+	NotificationEndpoint string `yaml:"notification_endpoint"`
 }
 
 // Validate reports every problem with c at once; where names the client.
@@ -40,15 +64,17 @@ func (c ClientConfig) Validate(where string) error {
 	if c.Public && c.Secret != "" {
 		errs = append(errs, fmt.Errorf("%s.secret: a public client has no secret", where))
 	}
-	if !c.Public && len(c.Secret) < 32 {
+	if !c.Public && c.JWKS == "" && c.JWKSURI == "" && len(c.Secret) < 32 {
 		errs = append(errs, fmt.Errorf("%s.secret: at least 32 characters for a confidential client", where))
 	}
-	if err := validateRedirectURIs(c.RedirectURIs); err != nil {
+	if err := validateRedirectURIs(c.RedirectURIs); err != nil && (c.CIBAMode == "" || len(c.RedirectURIs) > 0) {
 		errs = append(errs, fmt.Errorf("%s.redirect_uris: %w", where, err))
 	}
 	if _, ok := acr.Parse(c.MinACR); c.MinACR != "" && !ok {
 		errs = append(errs, fmt.Errorf("%s.min_acr: %q is not one of %v", where, c.MinACR, acr.Values()))
 	}
+	errs = append(errs, c.validateCIBA(where)...)
+	errs = append(errs, c.validateOptions(where)...)
 	return errors.Join(errs...)
 }
 
@@ -71,6 +97,19 @@ type NewClient struct {
 	RedirectURIs []string
 	Public       bool
 	MinACR       string
+	// PostLogoutRedirectURIs, Scopes, GrantTypes, JWKS (private_key_jwt:
+	// no secret), IDTokenAlg and FirstParty as in ClientConfig.
+	PostLogoutRedirectURIs []string
+	Scopes                 []string
+	GrantTypes             []string
+	JWKS                   string
+	JWKSURI                string
+	IDTokenAlg             string
+	FirstParty             bool
+
+	// CIBAMode and NotificationEndpoint as in ClientConfig.
+	CIBAMode             string
+	NotificationEndpoint string
 }
 
 // ErrInvalidClient reports a client registration that cannot be stored.
@@ -82,16 +121,21 @@ var ErrInvalidClient = errors.New("invalid client")
 // configuration file.
 func (p *Provider) CreateClient(ctx context.Context, nc NewClient) (store.OIDCClient, string, error) {
 	var secret string
-	if !nc.Public {
+	if !nc.Public && nc.JWKS == "" && nc.JWKSURI == "" {
 		secret = newSecret()
 	}
-	if err := (ClientConfig{ID: nc.ID, Secret: secret, Public: nc.Public, RedirectURIs: nc.RedirectURIs, MinACR: nc.MinACR}).Validate("client"); err != nil {
+	cc := ClientConfig{ID: nc.ID, Secret: secret, Public: nc.Public, RedirectURIs: nc.RedirectURIs, MinACR: nc.MinACR,
+		CIBAMode: nc.CIBAMode, NotificationEndpoint: nc.NotificationEndpoint}
+	nc.applyTo(&cc)
+	if err := cc.Validate("client"); err != nil {
 		return store.OIDCClient{}, "", fmt.Errorf("%w: %w", ErrInvalidClient, err)
 	}
 	if _, ok := p.static[nc.ID]; ok {
 		return store.OIDCClient{}, "", store.ErrExists
 	}
-	c := store.OIDCClient{ID: nc.ID, Public: nc.Public, RedirectURIs: slices.Clone(nc.RedirectURIs), MinACR: nc.MinACR, CreatedAt: p.now().UTC()}
+	c := cc.stored()
+	c.CreatedAt = p.now().UTC()
+	c.CIBAMode, c.NotificationEndpoint = nc.CIBAMode, nc.NotificationEndpoint
 	if secret != "" {
 		c.SecretHash = hashSecret(secret)
 	}
@@ -132,6 +176,27 @@ func (p *Provider) DeleteClient(ctx context.Context, id string) error {
 	return p.store.DeleteOIDCClient(ctx, id)
 }
 
+// RotateSecret gives a stored confidential client a new secret, returned
+// once; the old one stops working at once. A configured client's secret is
+// changed in the configuration file.
+func (p *Provider) RotateSecret(ctx context.Context, id string) (string, error) {
+	if _, ok := p.static[id]; ok {
+		return "", ErrConfiguredClient
+	}
+	secret := newSecret()
+	_, err := p.store.UpdateOIDCClient(ctx, id, func(c store.OIDCClient) (store.OIDCClient, error) {
+		if c.Public || len(c.JWKS) > 0 || c.JWKSURI != "" {
+			return c, ErrNoSecret
+		}
+		c.SecretHash = hashSecret(secret)
+		return c, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
 func newSecret() string {
 	b := make([]byte, 32)
 	rand.Read(b)
@@ -156,13 +221,16 @@ func secretMatches(c store.OIDCClient, secret string) bool {
 type client struct {
 	c        store.OIDCClient
 	loginURL func(id string) string
+	// profileScopes are the profile schema's scopes, which the library
+	// would otherwise drop from requests.
+	profileScopes []string
 }
 
 var _ op.Client = (*client)(nil)
 
 func (c *client) GetID() string                    { return c.c.ID }
 func (c *client) RedirectURIs() []string           { return c.c.RedirectURIs }
-func (c *client) PostLogoutRedirectURIs() []string { return nil }
+func (c *client) PostLogoutRedirectURIs() []string { return c.c.PostLogoutRedirectURIs }
 func (c *client) LoginURL(id string) string        { return c.loginURL(id) }
 func (c *client) AccessTokenType() op.AccessTokenType {
 	return op.AccessTokenTypeJWT
@@ -175,14 +243,20 @@ func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
 func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }
-func (c *client) IsScopeAllowed(string) bool           { return false }
+func (c *client) IsScopeAllowed(sc string) bool        { return slices.Contains(c.profileScopes, sc) }
 func (c *client) IDTokenUserinfoClaimsAssertion() bool { return false }
 func (c *client) ClockSkew() time.Duration             { return 0 }
 func (c *client) ResponseTypes() []oidc.ResponseType {
 	return []oidc.ResponseType{oidc.ResponseTypeCode}
 }
 func (c *client) GrantTypes() []oidc.GrantType {
-	return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	var out []oidc.GrantType
+	for _, g := range offeredGrants {
+		if clientAllowsGrant(c.c, g) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // ApplicationType: a public client is native (the library then also
@@ -198,6 +272,9 @@ func (c *client) ApplicationType() op.ApplicationType {
 func (c *client) AuthMethod() oidc.AuthMethod {
 	if c.c.Public {
 		return oidc.AuthMethodNone
+	}
+	if len(c.c.JWKS) > 0 || c.c.JWKSURI != "" {
+		return oidc.AuthMethodPrivateKeyJWT
 	}
 	return oidc.AuthMethodBasic
 }

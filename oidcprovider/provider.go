@@ -13,6 +13,7 @@ import (
 	"slices"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/rs/cors"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -63,6 +64,8 @@ type Provider struct {
 	refreshTTL time.Duration
 	requestTTL time.Duration
 	op         *op.Provider
+	// remoteKeys caches key sets clients publish at their jwks_uri.
+	remoteKeys *remoteKeys
 	handler    http.Handler
 }
 
@@ -88,7 +91,7 @@ func New(ctx context.Context, c Config) (*Provider, error) {
 	}
 	p := &Provider{
 		issuer: c.Issuer, store: c.Store, profiles: c.Profiles, log: c.Logger, now: c.Now,
-		static: map[string]store.OIDCClient{}, resumePath: c.ResumePath,
+		static: map[string]store.OIDCClient{}, resumePath: c.ResumePath, remoteKeys: newRemoteKeys(),
 		accessTTL: c.AccessTokenTTL, refreshTTL: c.RefreshTokenTTL, requestTTL: c.AuthRequestTTL,
 	}
 	if p.log == nil {
@@ -110,8 +113,9 @@ func New(ctx context.Context, c Config) (*Provider, error) {
 		p.requestTTL = 10 * time.Minute
 	}
 	for _, cc := range c.Clients {
-		sc := store.OIDCClient{ID: cc.ID, Public: cc.Public, RedirectURIs: slices.Clone(cc.RedirectURIs), MinACR: cc.MinACR}
-		if !cc.Public {
+		sc := cc.stored()
+		sc.CIBAMode, sc.NotificationEndpoint = cc.CIBAMode, cc.NotificationEndpoint
+		if !cc.Public && cc.Secret != "" {
 			sc.SecretHash = hashSecret(cc.Secret)
 		}
 		p.static[cc.ID] = sc
@@ -145,12 +149,13 @@ func New(ctx context.Context, c Config) (*Provider, error) {
 		opts = append(opts, op.WithAllowInsecure())
 	}
 	p.op, err = op.NewProvider(&op.Config{
-		CryptoKey:             cryptoKey,
-		CodeMethodS256:        true,
-		AuthMethodPost:        true,
-		GrantTypeRefreshToken: true,
-		SupportedClaims:       supportedClaims,
-		SupportedScopes:       []string{oidc.ScopeOpenID, oidc.ScopeEmail, oidc.ScopeOfflineAccess},
+		CryptoKey:               cryptoKey,
+		CodeMethodS256:          true,
+		AuthMethodPost:          true,
+		AuthMethodPrivateKeyJWT: true,
+		GrantTypeRefreshToken:   true,
+		SupportedClaims:         append(slices.Clone(supportedClaims), c.Profiles.Schema().Claims()...),
+		SupportedScopes:         append([]string{oidc.ScopeOpenID, oidc.ScopeEmail, oidc.ScopeOfflineAccess}, c.Profiles.Schema().Scopes()...),
 	}, storage{p}, op.StaticIssuer(issuerString(c.Issuer)), opts...)
 	if err != nil {
 		return nil, err
@@ -193,6 +198,8 @@ func (p *Provider) routes() http.Handler {
 			mux.HandleFunc(path, p.handleDiscovery)
 		case "/authorize":
 			mux.HandleFunc(path, p.handleAuthorize)
+		case "/oauth/token", "/oauth/introspect", "/revoke":
+			mux.Handle(path, p.clientEndpoint(p.op))
 		default:
 			mux.Handle(path, p.op)
 		}
@@ -209,13 +216,15 @@ func (p *Provider) Discovery(ctx context.Context) *oidc.DiscoveryConfiguration {
 	// Only the code flow is offered; the library lists more by default.
 	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
 	d.DeviceAuthorizationEndpoint = ""
-	// RP-initiated logout is not offered yet: it must end the browser
-	// session, which the library's endpoint cannot do.
-	d.EndSessionEndpoint = ""
+	// RP-initiated logout ends the browser session, so the server serves
+	// it (EndSession), not the library.
+	d.EndSessionEndpoint = issuerString(p.issuer) + EndSessionPath
 	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
-	// Clients authenticate with secrets only (no private_key_jwt).
-	d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
-	d.RevocationEndpointAuthSigningAlgValuesSupported = nil
+	// Client assertions (private_key_jwt) are accepted at the token,
+	// introspection and revocation endpoints.
+	d.TokenEndpointAuthSigningAlgValuesSupported = []string{string(jose.RS256), string(jose.ES256), string(jose.PS256)}
+	d.IntrospectionEndpointAuthSigningAlgValuesSupported = d.TokenEndpointAuthSigningAlgValuesSupported
+	d.RevocationEndpointAuthSigningAlgValuesSupported = d.TokenEndpointAuthSigningAlgValuesSupported
 	return d
 }
 
@@ -310,15 +319,23 @@ func (p *Provider) request(ctx context.Context, id string) (*authRequest, error)
 // userinfo fills in the claims the scopes allow.
 func (p *Provider) userinfo(ctx context.Context, ui *oidc.UserInfo, subject string, scopes []string) error {
 	ui.Subject = subject
-	if !slices.Contains(scopes, oidc.ScopeEmail) {
-		return nil
+	if slices.Contains(scopes, oidc.ScopeEmail) {
+		ident, err := p.profiles.Get(ctx, subject)
+		if err != nil {
+			return err
+		}
+		ui.Email = ident.Email
+		ui.EmailVerified = oidc.Bool(ident.EmailVerified)
 	}
-	ident, err := p.profiles.Get(ctx, subject)
+	// Profile attributes whose scope was granted and whose purposes the
+	// user consents to (profiles.Service.Claims).
+	claims, err := p.profiles.Claims(ctx, subject, scopes)
 	if err != nil {
 		return err
 	}
-	ui.Email = ident.Email
-	ui.EmailVerified = oidc.Bool(ident.EmailVerified)
+	for k, v := range claims {
+		ui.AppendClaims(k, v)
+	}
 	return nil
 }
 

@@ -50,6 +50,14 @@ type authRequest struct {
 	// token family issued from it, revoked if the code comes back.
 	Redeemed bool   `json:"redeemed,omitempty"`
 	Family   string `json:"family,omitempty"`
+
+	// PromptConsent comes from prompt=consent; ConsentedBy is the user who
+	// agreed on the consent page for this request.
+	PromptConsent bool   `json:"prompt_consent,omitempty"`
+	ConsentedBy   string `json:"consented_by,omitempty"`
+	// Session is the id hash of the browser session that authorized the
+	// request (a refresh token's, for a refresh).
+	Session []byte `json:"session,omitempty"`
 }
 
 var (

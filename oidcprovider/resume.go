@@ -15,6 +15,9 @@ type Authentication struct {
 	AuthTime time.Time
 	// AMR lists the methods used (RFC 8176 values).
 	AMR []string
+	// Session is the browser session's id hash: refresh tokens issued on
+	// it are revoked when it ends (EndBrowserSession).
+	Session []byte
 }
 
 // Outcome is what Resume decided.
@@ -29,6 +32,9 @@ const (
 	// Failed: send the browser to Decision.Target, the client's redirect
 	// URI carrying an error.
 	Failed
+	// Consent: a third-party client asks for Decision.Scopes and the user
+	// has not agreed yet; show the consent page, then call Consent.
+	Consent
 )
 
 // Decision is the result of Resume.
@@ -36,6 +42,9 @@ type Decision struct {
 	Outcome Outcome
 	Target  string
 	// ClientID, ACR and Error describe the decision for the audit log.
+	// Scopes are what the client requested (on Completed), so the caller
+	// can ask the user for profile data the client will need.
+	Scopes   []string
 	ClientID string
 	ACR      string
 	Error    string
@@ -67,7 +76,7 @@ func (p *Provider) Resume(ctx context.Context, id string, auth *Authentication) 
 	}
 	d := Decision{ClientID: a.ClientID}
 	if a.Authenticated {
-		d.Outcome, d.Target, d.ACR = Completed, p.callbackURL(id), a.ACR
+		d.Outcome, d.Target, d.ACR, d.Scopes = Completed, p.callbackURL(id), a.ACR, a.Scopes
 		return d, nil
 	}
 	if a.Unmeetable {
@@ -99,12 +108,22 @@ func (p *Provider) Resume(ctx context.Context, id string, auth *Authentication) 
 		}
 		return p.signIn(ctx, a)
 	}
+	if need, err := p.needsConsent(ctx, a, auth.Subject); err != nil {
+		return Decision{}, err
+	} else if need {
+		if a.PromptNone {
+			return p.fail(ctx, a, "consent_required", "")
+		}
+		d.Outcome, d.Scopes = Consent, a.Scopes
+		return d, nil
+	}
+	a.Session = auth.Session
 	a.Subject, a.AuthTime, a.AMR, a.ACR = auth.Subject, auth.AuthTime.UTC().Truncate(time.Second), auth.AMR, level.String()
 	a.Authenticated = true
 	if err := p.putRequest(ctx, a, false); err != nil {
 		return Decision{}, err
 	}
-	d.Outcome, d.Target, d.ACR = Completed, p.callbackURL(id), a.ACR
+	d.Outcome, d.Target, d.ACR, d.Scopes = Completed, p.callbackURL(id), a.ACR, a.Scopes
 	return d, nil
 }
 

@@ -30,6 +30,8 @@ func newTestProvider(t *testing.T, now *time.Time) *Provider {
 		Issuer: issuer, Store: db, Keys: keys,
 		Profiles: profiles.New(profiles.Config{Store: db, Keys: keys}),
 		Now:      func() time.Time { return *now },
+		Clients: []ClientConfig{{ID: "web", Secret: strings.Repeat("s", 32), RedirectURIs: []string{"https://rp.example/cb"},
+			FirstParty: true}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -69,6 +69,12 @@ func (s storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _
 	if req.CodeChallenge != "" && req.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
 		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
 	}
+	if !clientAllowsGrant(c, oidc.GrantTypeCode) {
+		return nil, oidc.ErrUnauthorizedClient().WithDescription("the client may not use the authorization code grant")
+	}
+	if bad := disallowedScopes(c, req.Scopes); len(bad) > 0 {
+		return nil, oidc.ErrInvalidScope().WithDescription("the client may not request %s", strings.Join(bad, " "))
+	}
 	raw, _ := ctx.Value(ctxKey{}).(string)
 	essential, isEssential, err := essentialACR(raw)
 	if err != nil {
@@ -88,6 +94,7 @@ func (s storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _
 		CodeChallenge:       req.CodeChallenge,
 		CodeChallengeMethod: req.CodeChallengeMethod,
 		PromptNone:          slices.Contains(req.Prompt, oidc.PromptNone),
+		PromptConsent:       slices.Contains(req.Prompt, oidc.PromptConsent),
 		MaxAge:              req.MaxAge,
 	}
 	if l, ok := lowestKnown(req.ACRValues); ok {
@@ -225,7 +232,7 @@ func (s storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenR
 	now := time.Now().UTC()
 	next := randomID(32)
 	t := store.OIDCRefreshToken{
-		TokenHash: tokenHash(next), UserID: a.Subject, ClientID: a.ClientID, Grant: grant,
+		TokenHash: tokenHash(next), UserID: a.Subject, ClientID: a.ClientID, Grant: grant, Session: a.Session,
 		CreatedAt: now, ExpiresAt: now.Add(s.p.refreshTTL),
 	}
 	if current == "" {
@@ -248,11 +255,16 @@ func (s storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenR
 			}
 		}
 	} else {
-		old, err := s.p.store.GetOIDCRefreshToken(ctx, tokenHash(current))
-		if err != nil {
-			return "", "", time.Time{}, oidc.ErrInvalidGrant()
+		// TokenRequestByRefreshToken found the family; the rotation
+		// checks it again in its transaction.
+		t.Family = a.Family
+		if t.Family == "" {
+			old, err := s.p.store.GetOIDCRefreshToken(ctx, tokenHash(current))
+			if err != nil {
+				return "", "", time.Time{}, oidc.ErrInvalidGrant()
+			}
+			t.Family = old.Family
 		}
-		t.Family = old.Family
 		err = s.p.store.RotateOIDCRefreshToken(ctx, tokenHash(current), t)
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("refresh token already used")
@@ -302,7 +314,7 @@ func (s storage) TokenRequestByRefreshToken(ctx context.Context, token string) (
 		return nil, s.serverError(ctx, "decode refresh grant failed", err)
 	}
 	return &authRequest{Subject: g.Subject, ClientID: g.ClientID, Scopes: g.Scopes, AuthTime: g.AuthTime, AMR: g.AMR, ACR: g.ACR,
-		ResponseType: oidc.ResponseTypeCode, Authenticated: true}, nil
+		ResponseType: oidc.ResponseTypeCode, Authenticated: true, Family: t.Family, Session: t.Session}, nil
 }
 
 // TerminateSession would serve RP-initiated logout, whose endpoint is not
@@ -339,8 +351,14 @@ func (s storage) GetRefreshTokenInfo(ctx context.Context, clientID, token string
 	return t.UserID, hex.EncodeToString(t.TokenHash), nil
 }
 
+// SigningKey signs with ES256, or with RS256 for a client registered with
+// id_token_signed_response_alg RS256 (see tokenCall).
 func (s storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
-	k, err := s.p.keys.signing(ctx)
+	alg := jose.ES256
+	if c := tokenCallOf(ctx); c != nil && c.alg != "" {
+		alg = c.alg
+	}
+	k, err := s.p.keys.signing(ctx, alg)
 	if err != nil {
 		return nil, s.serverError(ctx, "signing key rotation failed", err)
 	}
@@ -348,7 +366,7 @@ func (s storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
 }
 
 func (s storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
-	return []jose.SignatureAlgorithm{jose.ES256}, nil
+	return signingAlgs, nil
 }
 
 func (s storage) KeySet(context.Context) ([]op.Key, error) {
@@ -367,7 +385,10 @@ func (s storage) GetClientByClientID(ctx context.Context, id string) (op.Client,
 	if err != nil {
 		return nil, s.serverError(ctx, "load client failed", err)
 	}
-	return &client{c: c, loginURL: s.p.loginURL}, nil
+	if call := tokenCallOf(ctx); call != nil && c.IDTokenAlg == string(jose.RS256) {
+		call.alg = jose.RS256
+	}
+	return &client{c: c, loginURL: s.p.loginURL, profileScopes: s.p.profiles.Schema().Scopes()}, nil
 }
 
 func (s storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
@@ -424,8 +445,17 @@ func (s storage) GetPrivateClaimsFromRequest(_ context.Context, req op.TokenRequ
 	return claims, nil
 }
 
-func (s storage) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
-	return nil, errors.New("private_key_jwt is not supported")
+// GetKeyByIDAndClientID returns a public key the client registered for
+// private_key_jwt.
+func (s storage) GetKeyByIDAndClientID(ctx context.Context, keyID, clientID string) (*jose.JSONWebKey, error) {
+	c, err := s.p.Client(ctx, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errors.New("unknown client")
+	}
+	if err != nil {
+		return nil, s.serverError(ctx, "load client failed", err)
+	}
+	return s.p.clientKey(ctx, c, keyID)
 }
 
 func (s storage) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {

@@ -37,18 +37,20 @@ func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
 
 // Identity is a user with their personal data opened.
 type Identity struct {
-	ID            string            `json:"id"`
-	Email         string            `json:"email"`
-	Name          string            `json:"name,omitempty"`
-	Attributes    map[string]string `json:"attributes,omitempty"`
-	EmailVerified bool              `json:"email_verified"`
-	Locked        bool              `json:"locked"`
-	LockedUntil   time.Time         `json:"locked_until,omitzero"`
-	FailedSignIns int               `json:"failed_sign_ins"`
-	HasPassword   bool              `json:"has_password"`
-	LastSignIn    time.Time         `json:"last_sign_in,omitzero"`
-	CreatedAt     time.Time         `json:"created_at"`
-	UpdatedAt     time.Time         `json:"updated_at"`
+	ID         string            `json:"id"`
+	Email      string            `json:"email"`
+	Name       string            `json:"name,omitempty"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+	// Collected says when and where each attribute was collected.
+	Collected     map[string]Collection `json:"attributes_collected,omitempty"`
+	EmailVerified bool                  `json:"email_verified"`
+	Locked        bool                  `json:"locked"`
+	LockedUntil   time.Time             `json:"locked_until,omitzero"`
+	FailedSignIns int                   `json:"failed_sign_ins"`
+	HasPassword   bool                  `json:"has_password"`
+	LastSignIn    time.Time             `json:"last_sign_in,omitzero"`
+	CreatedAt     time.Time             `json:"created_at"`
+	UpdatedAt     time.Time             `json:"updated_at"`
 }
 
 // TemporarilyLocked reports whether repeated failures have locked the
@@ -60,6 +62,10 @@ type personal struct {
 	Email      string            `json:"email"`
 	Name       string            `json:"name,omitempty"`
 	Attributes map[string]string `json:"attributes,omitempty"`
+	// Protected holds high-sensitivity attributes, each sealed once more
+	// (attributes.go).
+	Protected map[string][]byte     `json:"protected,omitempty"`
+	Collected map[string]Collection `json:"collected,omitempty"`
 }
 
 // Config configures a Service.
@@ -73,6 +79,9 @@ type Config struct {
 	// LockFor. Defaults: 5 (PSD2 RTS art. 4) and 15 minutes.
 	LockAfter int
 	LockFor   time.Duration
+	// Schema declares profile attributes and consent purposes (none when
+	// nil). It must have passed Validate.
+	Schema *Schema
 }
 
 // Service manages identities. It is safe for concurrent use.
@@ -83,11 +92,15 @@ type Service struct {
 	now       func() time.Time
 	lockAfter int
 	lockFor   time.Duration
+	schema    *Schema
 }
 
 // New returns a Service.
 func New(c Config) *Service {
-	s := &Service{store: c.Store, keys: c.Keys, hasher: c.Hasher, now: c.Now, lockAfter: c.LockAfter, lockFor: c.LockFor}
+	s := &Service{store: c.Store, keys: c.Keys, hasher: c.Hasher, now: c.Now, lockAfter: c.LockAfter, lockFor: c.LockFor, schema: c.Schema}
+	if s.schema == nil {
+		s.schema = &Schema{}
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -329,11 +342,16 @@ func (s *Service) open(u store.User) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
+	attrs, err := s.openAttributes(u.ID, p)
+	if err != nil {
+		return Identity{}, err
+	}
 	return Identity{
 		ID:            u.ID,
 		Email:         p.Email,
 		Name:          p.Name,
-		Attributes:    p.Attributes,
+		Attributes:    attrs,
+		Collected:     p.Collected,
 		EmailVerified: u.EmailVerified,
 		Locked:        u.Locked,
 		LockedUntil:   u.LockedUntil,

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,12 +109,27 @@ func (p Argon2Params) Validate() error {
 // while it is in use.
 type Hasher struct {
 	Params Argon2Params
+	// slots bounds the hashes computed at once to the cores: more would
+	// finish no sooner, while each holds Params.Memory of buffers and the
+	// garbage collector's heap target grows with the peak (16 concurrent
+	// sign-ins on 2 cores held over a GiB with GOGC=400). nil: no bound.
+	slots chan struct{}
 }
 
 // NewHasher returns a Hasher that makes hashes with p. Hash reports p's
-// problems, if any (see Argon2Params.Validate).
+// problems, if any (see Argon2Params.Validate). It computes at most
+// GOMAXPROCS hashes at once; further calls wait their turn.
 func NewHasher(p Argon2Params) *Hasher {
-	return &Hasher{Params: p}
+	return &Hasher{Params: p, slots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
+}
+
+// acquire waits for a free slot and returns its release.
+func (h *Hasher) acquire() (release func()) {
+	if h.slots == nil {
+		return func() {}
+	}
+	h.slots <- struct{}{}
+	return func() { <-h.slots }
 }
 
 // Hash returns the argon2id PHC string of password under a fresh random salt.
@@ -127,6 +143,7 @@ func (h *Hasher) Hash(password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password salt: %w", err)
 	}
+	defer h.acquire()()
 	ph := passwordHash{
 		scheme: SchemeArgon2id,
 		params: p,
@@ -147,7 +164,9 @@ func (h *Hasher) Verify(encoded, password string) (ok, rehash bool, err error) {
 	if err != nil {
 		return false, false, err
 	}
+	release := h.acquire()
 	ok, err = ph.verify(password)
+	release()
 	if err != nil || !ok {
 		return false, false, err
 	}

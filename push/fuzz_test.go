@@ -15,6 +15,8 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add([]byte(`{"type":"hello","device_id":"app_x","signature":"AA=="}`))
 	f.Add([]byte(`{"type":"decision","decision":null}`))
 	f.Add([]byte(`{"type":"decision"} {}`))
+	f.Add([]byte(`{"type":"token","fcm_token":"fcm-token-1:APA91b"}`))
+	f.Add([]byte(`{"type":"token","fcm_token":"","device_id":"app_x"}`))
 	f.Add(bytes.Repeat([]byte("a"), MaxMessage+1))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := DecodeMessage(b)

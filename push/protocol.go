@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/assent-auth/assent/devices"
 	"github.com/assent-auth/assent/store"
 )
 
@@ -29,6 +30,9 @@ const (
 	// Device to server.
 	MsgHello    = "hello"
 	MsgDecision = "decision"
+	// Both ways: the device's new FCM registration token, and the
+	// server's answer.
+	MsgToken = "token"
 )
 
 // Decisions.
@@ -49,6 +53,8 @@ type Message struct {
 	Request *RequestView `json:"request,omitempty"`
 	// decision
 	Decision *Decision `json:"decision,omitempty"`
+	// token (device to server); empty turns FCM wake-ups off
+	FCMToken string `json:"fcm_token,omitempty"`
 	// resolved / result / error
 	RequestID string `json:"request_id,omitempty"`
 	Status    string `json:"status,omitempty"`
@@ -161,6 +167,10 @@ func DecodeMessage(b []byte) (Message, error) {
 		if m.DeviceID == "" || len(m.DeviceID) > 64 || len(m.Signature) == 0 || len(m.Signature) > 80 {
 			return Message{}, ErrMalformed
 		}
+	case MsgToken:
+		if !devices.ValidFCMToken(m.FCMToken) || m.Decision != nil || m.DeviceID != "" {
+			return Message{}, ErrMalformed
+		}
 	case MsgDecision:
 		if m.Decision == nil {
 			return Message{}, ErrMalformed
@@ -172,6 +182,18 @@ func DecodeMessage(b []byte) (Message, error) {
 		return Message{}, ErrMalformed
 	}
 	return m, nil
+}
+
+// TypeOf returns the type of a frame that DecodeMessage refused, if it
+// has one, so that the answer can say what was refused.
+func TypeOf(b []byte) string {
+	var t struct {
+		Type string `json:"type"`
+	}
+	if len(b) > MaxMessage || json.Unmarshal(b, &t) != nil || len(t.Type) > 16 {
+		return ""
+	}
+	return t.Type
 }
 
 func (d *Decision) check() error {

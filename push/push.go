@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 // Errors callers branch on. Every refusal of a decision is one of these,
 // audited as push.decision_refused with Reason(err).
 var (
-	ErrPending        = errors.New("push: a request is already pending for this user")
+	ErrPending        = errors.New("push: a request is already pending for this user and relying party")
 	ErrExpired        = errors.New("push: request expired")
 	ErrAlreadyDecided = errors.New("push: request already decided")
 	ErrUnknownDevice  = errors.New("push: unknown or revoked device")
@@ -35,7 +36,7 @@ func Reason(err error) string {
 		ErrMalformed: "malformed", ErrExpired: "expired", ErrAlreadyDecided: "already_decided",
 		ErrUnknownDevice: "unknown_device", ErrUnknownRequest: "unknown_request",
 		ErrBadSignature: "bad_signature", ErrWrongNumber: "wrong_number", ErrTampered: "tampered",
-		ErrPending: "already_pending",
+		ErrPending: "already_pending", ErrLocked: "locked", ErrRateLimited: "rate_limited", ErrInvalidRequest: "invalid_request",
 	} {
 		if errors.Is(err, e) {
 			return r
@@ -73,6 +74,12 @@ type Config struct {
 	Waker Waker
 	// TTL is how long a request waits for a decision (default 120 s).
 	TTL time.Duration
+	// NumberMatching is the policy for number matching: NumberAlways (the
+	// default) or NumberByRisk.
+	NumberMatching string
+	// Fatigue configures the rate limit and the lock after repeated
+	// denials; zero fields take the defaults.
+	Fatigue Fatigue
 	// Now is the clock (time.Now when nil).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -90,6 +97,12 @@ func (c *Config) Validate() error {
 	if c.TTL < 0 || c.TTL > 10*time.Minute {
 		errs = append(errs, errors.New("ttl: must be between 0 (default 120 s) and 10 minutes"))
 	}
+	if c.NumberMatching != "" && c.NumberMatching != NumberAlways && c.NumberMatching != NumberByRisk {
+		errs = append(errs, fmt.Errorf("number_matching: %q is not %q or %q", c.NumberMatching, NumberAlways, NumberByRisk))
+	}
+	if err := c.Fatigue.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -103,6 +116,8 @@ type Service struct {
 	log     *slog.Logger
 	hub     *hub
 	waker   Waker
+	numbers string
+	fatigue *fatigue
 }
 
 // New returns a Service for c.
@@ -110,7 +125,12 @@ func New(c Config) (*Service, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{store: c.Store, devices: c.Devices, ttl: c.TTL, now: c.Now, log: c.Logger, hub: newHub(), waker: c.Waker}
+	c.Fatigue.defaults()
+	s := &Service{store: c.Store, devices: c.Devices, ttl: c.TTL, now: c.Now, log: c.Logger, hub: newHub(), waker: c.Waker,
+		numbers: c.NumberMatching, fatigue: &fatigue{cfg: c.Fatigue, users: map[string]*userFatigue{}}}
+	if s.numbers == "" {
+		s.numbers = NumberAlways
+	}
 	if s.ttl == 0 {
 		s.ttl = 120 * time.Second
 	}
@@ -123,52 +143,61 @@ func New(c Config) (*Service, error) {
 	return s, nil
 }
 
-// NewRequest is the context of an approval request.
-type NewRequest struct {
-	UserID string
-	// Kind is store.PushSignIn or store.PushPayment.
-	Kind                    string
-	RPName                  string
-	IP, Country, Browser    string
-	Amount, Currency, Payee string
-}
-
 // Create stores a new request for the user and pushes it to the user's
-// connected devices. ErrPending if one is still pending.
+// connected devices (and wakes them over FCM when configured). It refuses
+// with ErrInvalidRequest for a malformed request, ErrLocked while the
+// user's push approvals are locked, ErrRateLimited past the per-user rate
+// limit and ErrPending while a request of the same relying party is
+// pending; every refusal is audited as push.refused.
 func (s *Service) Create(ctx context.Context, n NewRequest) (store.PushRequest, error) {
-	if n.Kind != store.PushSignIn && n.Kind != store.PushPayment {
-		return store.PushRequest{}, fmt.Errorf("push: unknown kind %q", n.Kind)
-	}
-	if n.Kind == store.PushPayment && (n.Amount == "" || n.Currency == "" || n.Payee == "") {
-		return store.PushRequest{}, errors.New("push: a payment needs amount, currency and payee")
+	if err := n.validate(); err != nil {
+		return store.PushRequest{}, err
 	}
 	now := s.now()
+	refuse := func(err error) (store.PushRequest, error) {
+		s.audit(ctx, store.AuditEvent{Kind: "push.refused", Actor: "system", Subject: n.UserID, Outcome: "denied",
+			Details: map[string]string{"reason": Reason(err), "kind": n.Kind, "rp_name": n.RPName}})
+		return store.PushRequest{}, err
+	}
+	if err := s.fatigue.admit(n.UserID, now); err != nil {
+		return refuse(err)
+	}
 	nonce := make([]byte, 32)
 	rand.Read(nonce)
-	number, choices := numbers()
 	r := store.PushRequest{
 		ID: "pr_" + strings.ToLower(rand.Text()[:20]), UserID: n.UserID, Kind: n.Kind, RPName: n.RPName,
 		IP: n.IP, Country: n.Country, Browser: clip(n.Browser, 120),
 		Amount: n.Amount, Currency: n.Currency, Payee: n.Payee,
-		Nonce: nonce, Number: number, Choices: choices,
-		CreatedAt: now, ExpiresAt: now.Add(s.ttl), Status: store.PushPending,
+		Nonce: nonce, CreatedAt: now, ExpiresAt: now.Add(s.ttl), Status: store.PushPending,
+	}
+	if s.numberMatching(n.RiskLevel) {
+		r.Number, r.Choices = numbers()
 	}
 	if err := s.store.CreatePushRequest(ctx, r, now); err != nil {
 		if errors.Is(err, store.ErrExists) {
-			s.audit(ctx, store.AuditEvent{Kind: "push.refused", Actor: "system", Subject: n.UserID, Outcome: "denied",
-				Details: map[string]string{"reason": "already_pending"}})
-			return store.PushRequest{}, ErrPending
+			return refuse(ErrPending)
 		}
 		return store.PushRequest{}, fmt.Errorf("create push request: %w", err)
 	}
 	r.Version = 1
-	s.audit(ctx, store.AuditEvent{Kind: "push.created", Actor: "system", Subject: n.UserID, Outcome: "ok",
-		Details: map[string]string{"request_id": r.ID, "kind": r.Kind}})
+	details := map[string]string{"request_id": r.ID, "kind": r.Kind, "rp_name": r.RPName, "number_matching": strconv.FormatBool(r.Number != 0)}
+	if r.Kind == store.PushPayment {
+		details["amount"], details["currency"] = r.Amount, r.Currency
+	}
+	// Devices first: the audit append (its own fsync, shared with others
+	// through the store's batching) runs while the request travels.
 	s.hub.publish(n.UserID, Event{Request: r})
 	if s.waker != nil {
 		go s.waker.Wake(context.WithoutCancel(ctx), r)
 	}
+	s.audit(ctx, store.AuditEvent{Kind: "push.created", Actor: "system", Subject: n.UserID, Outcome: "ok", Details: details})
 	return r, nil
+}
+
+// numberMatching reports whether a request at the risk level needs number
+// matching under the policy.
+func (s *Service) numberMatching(level string) bool {
+	return s.numbers == NumberAlways || level != RiskLow
 }
 
 // numbers returns the number to match and three distinct two-digit
@@ -254,8 +283,14 @@ func (s *Service) Decide(ctx context.Context, deviceID string, d Decision) (stor
 		subject := r.UserID
 		s.audit(ctx, store.AuditEvent{Kind: "push.decision_refused", Actor: deviceID, Subject: subject, Outcome: "denied",
 			Details: map[string]string{"reason": Reason(err), "request_id": clip(d.RequestID, 64), "device_id": clip(deviceID, 64)}})
+		if errors.Is(err, ErrWrongNumber) {
+			// A wrong number counts as a denial attempt.
+			s.denied(ctx, subject, r.ID)
+		}
 		return store.PushRequest{}, err
 	}
+	// The waiting side first; the audit append follows at once.
+	s.hub.publish(r.UserID, Event{Request: r})
 	details := map[string]string{"request_id": r.ID, "device_id": deviceID, "kind": r.Kind}
 	if r.NotMe {
 		details["not_me"] = "true"
@@ -268,7 +303,9 @@ func (s *Service) Decide(ctx context.Context, deviceID string, d Decision) (stor
 		s.audit(ctx, store.AuditEvent{Kind: "push.reported", Actor: deviceID, Subject: r.UserID, Outcome: "ok",
 			Details: map[string]string{"request_id": r.ID}})
 	}
-	s.hub.publish(r.UserID, Event{Request: r})
+	if r.Status == store.PushDenied {
+		s.denied(ctx, r.UserID, r.ID)
+	}
 	return r, nil
 }
 
@@ -295,6 +332,11 @@ func (s *Service) decide(ctx context.Context, deviceID string, d Decision) (stor
 	}
 	if !same(d.Amount, req.Amount) || !same(d.Currency, req.Currency) || !same(d.Payee, req.Payee) {
 		return req, ErrTampered
+	}
+	if d.Decision == Approve {
+		if _, locked := s.fatigue.lockedUntil(k.UserID, s.now()); locked {
+			return req, ErrLocked
+		}
 	}
 	now := s.now()
 	out, err := s.store.UpdatePushRequest(ctx, k.UserID, d.RequestID, func(r store.PushRequest) (store.PushRequest, error) {
@@ -327,6 +369,15 @@ func same(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byt
 // until cancel is called. Events are dropped for a subscriber that falls
 // behind; it recovers by reading the store (Pending, Get).
 func (s *Service) Subscribe(userID string) (<-chan Event, func()) { return s.hub.subscribe(userID) }
+
+// SubscribeFunc calls fn with each of the user's request events until
+// cancel is called. fn runs on the publisher's goroutine with the fan-out
+// locked: it must not block or call back into the Service, only hand the
+// event on (the device channel queues it for its writer). It costs no
+// goroutine and no buffer per subscriber.
+func (s *Service) SubscribeFunc(userID string, fn func(Event)) (cancel func()) {
+	return s.hub.subscribeFunc(userID, fn)
+}
 
 func (s *Service) audit(ctx context.Context, e store.AuditEvent) {
 	e.Time = s.now()

@@ -43,7 +43,9 @@ func New(ctx context.Context, c Config) (*Verifier, error) {
 		return nil, fmt.Errorf("stepup: discovery: %w", err)
 	}
 	v := &Verifier{
-		v:   p.Verifier(&oidc.Config{ClientID: c.Audience, SupportedSigningAlgs: []string{oidc.ES256}}),
+		// RS256 too: Assent signs a client's tokens with RS256 when the
+		// client is registered for it.
+		v:   p.Verifier(&oidc.Config{ClientID: c.Audience, SupportedSigningAlgs: []string{oidc.ES256, oidc.RS256}}),
 		now: c.Now,
 	}
 	if v.now == nil {

@@ -15,8 +15,30 @@ type OIDCClient struct {
 	Public       bool     `json:"public"`
 	RedirectURIs []string `json:"redirect_uris"`
 	// MinACR is the lowest acr the client accepts; empty for none.
-	MinACR    string    `json:"min_acr,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
+	MinACR string `json:"min_acr,omitempty"`
+	// PostLogoutRedirectURIs are where RP-initiated logout may return.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	// Scopes and GrantTypes the client may use; empty means the defaults
+	// (every scope offered; the code and refresh grants).
+	Scopes     []string `json:"scopes,omitempty"`
+	GrantTypes []string `json:"grant_types,omitempty"`
+	// JWKS is the public key set (RFC 7517 JSON) of a client that
+	// authenticates with private_key_jwt; empty for a secret or public
+	// client.
+	JWKS []byte `json:"jwks,omitempty"`
+	// JWKSURI is where such a client publishes its key set instead.
+	JWKSURI string `json:"jwks_uri,omitempty"`
+	// IDTokenAlg is the id_token_signed_response_alg: ES256 (default) or
+	// RS256.
+	IDTokenAlg string `json:"id_token_alg,omitempty"`
+	// FirstParty clients skip the consent screen.
+	FirstParty bool      `json:"first_party,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+
+	// CIBAMode is "poll" or "ping" for a client that may use OpenID
+	// CIBA; empty for none. NotificationEndpoint is where ping mode posts.
+	CIBAMode             string `json:"ciba_mode,omitempty"`
+	NotificationEndpoint string `json:"notification_endpoint,omitempty"`
 }
 
 // OIDCAuthRequest is an authorization request between the authorization
@@ -46,6 +68,9 @@ type OIDCRefreshToken struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	// Spent is set when the token was exchanged for a newer one.
 	Spent bool `json:"spent,omitempty"`
+	// Session is the hash (store.Session.IDHash) of the browser session
+	// that authorized the grant, so signing out of it revokes the token.
+	Session []byte `json:"session,omitempty"`
 }
 
 // OIDCSigningKey is a token signing key; Sealed is the private key, sealed
@@ -61,14 +86,16 @@ type OIDCSigningKey struct {
 // authorization requests with their codes, refresh token families and
 // signing keys. DeleteUser removes the user's refresh tokens.
 type OIDC interface {
+	OIDCGrants
+
 	// CreateOIDCClient inserts c; ErrExists if its ID is taken.
 	CreateOIDCClient(ctx context.Context, c OIDCClient) error
 	// GetOIDCClient returns the client, or ErrNotFound.
 	GetOIDCClient(ctx context.Context, id string) (OIDCClient, error)
 	// ListOIDCClients returns every stored client ordered by ID.
 	ListOIDCClients(ctx context.Context) ([]OIDCClient, error)
-	// DeleteOIDCClient removes the client and every refresh token issued
-	// to it; ErrNotFound if absent.
+	// DeleteOIDCClient removes the client, every refresh token issued to
+	// it and every user's consent to it; ErrNotFound if absent.
 	DeleteOIDCClient(ctx context.Context, id string) error
 
 	// CreateOIDCAuthRequest inserts r; ErrExists if its ID is taken.

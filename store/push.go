@@ -61,10 +61,10 @@ func (r PushRequest) PendingAt(now time.Time) bool {
 // the user.
 type Push interface {
 	// CreatePushRequest inserts r with Version 1. In the same transaction it
-	// fails with ErrExists if the user has a request still pending at now
-	// (at most one per user) or r.ID is taken, and with ErrNotFound if the
-	// user does not exist. Requests of the user that are no longer pending
-	// at now are removed.
+	// fails with ErrExists if the user has a request with the same RPName
+	// still pending at now (at most one per user and relying party) or r.ID
+	// is taken, and with ErrNotFound if the user does not exist. Requests of
+	// the user that are no longer pending at now are removed.
 	CreatePushRequest(ctx context.Context, r PushRequest, now time.Time) error
 	// GetPushRequest returns one request of the user, or ErrNotFound.
 	GetPushRequest(ctx context.Context, userID, id string) (PushRequest, error)

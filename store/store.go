@@ -111,6 +111,9 @@ type Store interface {
 	Outbox
 	OIDC
 	Push
+	Profiles
+	Webhooks
+	CIBA
 	// Close releases the store. Further calls fail with ErrClosed.
 	Close() error
 }

@@ -24,6 +24,12 @@ type API interface {
 	LockUser(ctx context.Context, user string) (adminclient.User, error)
 	UnlockUser(ctx context.Context, user string) (adminclient.User, error)
 	RemoveFactor(ctx context.Context, user, id string) (adminclient.RemovedFactor, error)
+	RevokeAppDevice(ctx context.Context, user, id string) error
+	UserSignIns(ctx context.Context, user string, limit int) ([]adminclient.SignIn, error)
+	UserSessions(ctx context.Context, user string) ([]adminclient.Session, error)
+	SignOutUser(ctx context.Context, user string) (adminclient.SignOutResult, error)
+	StartAppEnrollment(ctx context.Context, user string) (adminclient.AppEnrollment, error)
+	PendingPush(ctx context.Context) (adminclient.PushOverview, error)
 }
 
 var _ API = (*adminclient.Client)(nil)
@@ -52,15 +58,27 @@ type (
 		err    error
 	}
 	statsTickMsg struct{}
-	userMsg      struct {
-		query   string
-		user    adminclient.User
-		factors []adminclient.Factor
-		risk    []adminclient.RiskAssessment
-		err     error
+	// pushMsg is the approvals list, with when it arrived.
+	pushMsg struct {
+		push adminclient.PushOverview
+		at   time.Time
+		err  error
+	}
+	// clockMsg moves the countdowns on.
+	clockMsg time.Time
+	userMsg  struct {
+		query    string
+		user     adminclient.User
+		factors  []adminclient.Factor
+		risk     []adminclient.RiskAssessment
+		signIns  []adminclient.SignIn
+		sessions []adminclient.Session
+		err      error
 	}
 	actionMsg struct {
 		what string
+		// done is what the operator is told on success.
+		done string
 		err  error
 	}
 )
@@ -179,7 +197,24 @@ func fetchUser(ctx context.Context, api API, query string) tea.Cmd {
 		if m.factors, m.err = api.ListFactors(ctx, m.user.ID); m.err != nil {
 			return m
 		}
-		m.risk, m.err = api.UserRisk(ctx, m.user.ID, 10)
+		if m.risk, m.err = api.UserRisk(ctx, m.user.ID, 10); m.err != nil {
+			return m
+		}
+		if m.signIns, m.err = api.UserSignIns(ctx, m.user.ID, 10); m.err != nil {
+			return m
+		}
+		m.sessions, m.err = api.UserSessions(ctx, m.user.ID)
 		return m
 	}
+}
+
+func fetchPush(ctx context.Context, api API) tea.Cmd {
+	return func() tea.Msg {
+		p, err := api.PendingPush(ctx)
+		return pushMsg{push: p, at: time.Now(), err: err}
+	}
+}
+
+func tickClock() tea.Cmd {
+	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return clockMsg(t) })
 }

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -32,11 +33,12 @@ type tab int
 
 const (
 	tabLive tab = iota
+	tabApprovals
 	tabUsers
 	tabOverview
 )
 
-var tabNames = []string{"Live", "Users", "Overview"}
+var tabNames = []string{"Live", "Approvals", "Users", "Overview"}
 
 type connState int
 
@@ -74,11 +76,12 @@ type Model struct {
 	received int // events received since start, exact
 
 	// Live.
-	events    []adminclient.AuditEvent // oldest first, at most maxEvents
-	decisions map[string]int           // risk decisions seen, exact
+	events    []liveEvent    // oldest first, at most maxEvents: the tail of buf
+	buf       []liveEvent    // up to 2*maxEvents, compacted when full
+	decisions map[string]int // risk decisions seen, exact
 	paused    bool
-	frozen    []adminclient.AuditEvent // what the paused view shows
-	held      int                      // events that arrived while paused
+	frozen    []liveEvent // what the paused view shows
+	held      int         // events that arrived while paused
 	filter    textinput.Model
 	filtering bool
 	cursor    int // row in the visible list, 0 = newest
@@ -93,17 +96,32 @@ type Model struct {
 	confirm   *pendingAction
 	notice    string
 
+	// Approvals.
+	push    *adminclient.PushOverview
+	pushErr string
+	pushAt  time.Time // when push arrived
+	now     time.Time // the clock, moved by clockMsg
+	pushSel int
+
 	// Overview.
 	stats    *adminclient.Stats
 	statsErr string
 	policy   string
 }
 
-// pendingAction waits for the operator's y.
+// liveEvent is an event with its text for the filter, in lower case,
+// made once when it arrives rather than at every redraw.
+type liveEvent struct {
+	adminclient.AuditEvent
+	text string
+}
+
+// pendingAction waits for the operator's y. run returns what to tell
+// the operator when it worked.
 type pendingAction struct {
 	prompt string
 	what   string
-	run    func(context.Context, API) error
+	run    func(context.Context, API) (string, error)
 }
 
 // New returns the console's model.
@@ -133,7 +151,7 @@ func New(ctx context.Context, o Options) Model {
 // Init connects and loads the overview.
 func (m Model) Init() tea.Cmd {
 	return tea.Batch(connect(m.ctx, m.api, m.gen, m.lastSeq, adminclient.EventFilter{}),
-		fetchStats(m.ctx, m.api), fetchPolicy(m.ctx, m.api))
+		fetchStats(m.ctx, m.api), fetchPolicy(m.ctx, m.api), fetchPush(m.ctx, m.api), tickClock())
 }
 
 // Update handles one message.
@@ -158,7 +176,19 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, tea.Tick(m.statsDur, func(time.Time) tea.Msg { return statsTickMsg{} })
 	case statsTickMsg:
-		return m, fetchStats(m.ctx, m.api)
+		return m, tea.Batch(fetchStats(m.ctx, m.api), fetchPush(m.ctx, m.api))
+	case pushMsg:
+		if msg.err != nil {
+			m.pushErr = msg.err.Error()
+			return m, nil
+		}
+		m.push, m.pushErr, m.pushAt = &msg.push, "", msg.at
+		m.now = msg.at
+		m.pushSel = min(m.pushSel, max(len(msg.push.Pending)-1, 0))
+		return m, nil
+	case clockMsg:
+		m.now = time.Time(msg)
+		return m, tickClock()
 	case policyMsg:
 		if msg.err == nil {
 			m.policy = msg.policy.Version
@@ -180,7 +210,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.notice = msg.what + " failed: " + msg.err.Error()
 			return m, nil
 		}
-		m.notice = msg.what + ": done"
+		m.notice = msg.what + ": " + cmp.Or(msg.done, "done")
 		if m.user != nil {
 			return m, fetchUser(m.ctx, m.api, m.user.user.ID)
 		}
@@ -237,27 +267,37 @@ func (m *Model) addEvent(e adminclient.AuditEvent) {
 	if d := e.Details["decision"]; d != "" && e.Kind == "risk.assessed" {
 		m.decisions[d]++
 	}
-	if len(m.events) == maxEvents {
-		copy(m.events, m.events[1:])
-		m.events = m.events[:maxEvents-1]
+	// Appending to a buffer twice the size and moving the newest back to
+	// its start when full costs O(1) per event, where shifting a full
+	// window would cost O(maxEvents).
+	if len(m.buf) == 2*maxEvents {
+		m.buf = m.buf[:copy(m.buf, m.buf[len(m.buf)-maxEvents+1:])]
 	}
-	m.events = append(m.events, e)
+	if m.buf == nil {
+		m.buf = make([]liveEvent, 0, 2*maxEvents)
+	}
+	m.buf = append(m.buf, liveEvent{e, searchText(e)})
+	m.events = m.buf[max(len(m.buf)-maxEvents, 0):]
 	if m.paused {
 		m.held++
 	}
 }
 
 // visible returns the Live tab's events, newest first, after the filter.
-func (m Model) visible() []adminclient.AuditEvent {
+func (m Model) visible() []adminclient.AuditEvent { return m.visibleUpTo(maxEvents) }
+
+// visibleUpTo returns at most n of the newest visible events: a redraw
+// looks at no more than the screen shows.
+func (m Model) visibleUpTo(n int) []adminclient.AuditEvent {
 	src := m.events
 	if m.paused {
 		src = m.frozen
 	}
 	q := strings.ToLower(strings.TrimSpace(m.filter.Value()))
-	out := make([]adminclient.AuditEvent, 0, len(src))
-	for i := len(src) - 1; i >= 0; i-- {
-		if q == "" || strings.Contains(searchText(src[i]), q) {
-			out = append(out, src[i])
+	out := make([]adminclient.AuditEvent, 0, min(n, len(src)))
+	for i := len(src) - 1; i >= 0 && len(out) < n; i-- {
+		if q == "" || strings.Contains(src[i].text, q) {
+			out = append(out, src[i].AuditEvent)
 		}
 	}
 	return out
@@ -314,7 +354,10 @@ func (m Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 			a := m.confirm
 			m.confirm = nil
 			ctx, api := m.ctx, m.api
-			return m, func() tea.Msg { return actionMsg{what: a.what, err: a.run(ctx, api)} }
+			return m, func() tea.Msg {
+				done, err := a.run(ctx, api)
+				return actionMsg{what: a.what, done: done, err: err}
+			}
 		}
 		m.confirm, m.notice = nil, "cancelled"
 		return m, nil
@@ -337,13 +380,15 @@ func (m Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case "shift+tab":
 		m.tab = (m.tab + tab(len(tabNames)) - 1) % tab(len(tabNames))
 		return m, nil
-	case "1", "2", "3":
+	case "1", "2", "3", "4":
 		m.tab = tab(k.String()[0] - '1')
 		return m, nil
 	}
 	switch m.tab {
 	case tabLive:
 		return m.liveKey(k)
+	case tabApprovals:
+		return m.approvalsKey(k)
 	case tabUsers:
 		return m.usersKey(k)
 	}
@@ -363,7 +408,7 @@ func (m Model) liveKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.held = 0
 		m.frozen = nil
 		if m.paused {
-			m.frozen = append([]adminclient.AuditEvent(nil), m.events...)
+			m.frozen = append([]liveEvent(nil), m.events...)
 		}
 	case "/":
 		m.filtering = true
@@ -374,11 +419,11 @@ func (m Model) liveKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case "up", "k":
 		m.cursor = max(m.cursor-1, 0)
 	case "down", "j":
-		m.cursor = min(m.cursor+1, max(len(m.visible())-1, 0))
+		m.cursor = min(m.cursor+1, max(len(m.visibleUpTo(m.cursor+2))-1, 0))
 	case "home", "g":
 		m.cursor = 0
 	case "enter":
-		v := m.visible()
+		v := m.visibleUpTo(m.cursor + 1)
 		if m.cursor < len(v) {
 			e := v[m.cursor]
 			m.detail = &e
@@ -402,28 +447,82 @@ func (m Model) usersKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 		if m.user != nil {
 			return m, fetchUser(m.ctx, m.api, m.user.user.ID)
 		}
-	case "l", "u":
+	case "l", "u", "o", "e":
 		if m.user == nil {
 			return m, nil
 		}
 		id, email := m.user.user.ID, m.user.user.Email
-		if k.String() == "l" {
+		switch k.String() {
+		case "l":
 			m.confirm = &pendingAction{prompt: fmt.Sprintf("Lock %s and end their sessions?", email), what: "lock " + email,
-				run: func(ctx context.Context, api API) error { _, err := api.LockUser(ctx, id); return err }}
-		} else {
+				run: func(ctx context.Context, api API) (string, error) { _, err := api.LockUser(ctx, id); return "", err }}
+		case "u":
 			m.confirm = &pendingAction{prompt: fmt.Sprintf("Unlock %s?", email), what: "unlock " + email,
-				run: func(ctx context.Context, api API) error { _, err := api.UnlockUser(ctx, id); return err }}
+				run: func(ctx context.Context, api API) (string, error) { _, err := api.UnlockUser(ctx, id); return "", err }}
+		case "o":
+			m.confirm = &pendingAction{prompt: fmt.Sprintf("Sign %s out everywhere (sessions and app tokens)?", email), what: "sign out " + email,
+				run: func(ctx context.Context, api API) (string, error) {
+					r, err := api.SignOutUser(ctx, id)
+					return fmt.Sprintf("%d sessions ended, %d refresh tokens revoked", r.Sessions, r.RefreshTokens), err
+				}}
+		case "e":
+			loc := m.loc
+			m.confirm = &pendingAction{prompt: fmt.Sprintf("Issue a new app enrollment code for %s?", email), what: "enrollment code for " + email,
+				run: func(ctx context.Context, api API) (string, error) {
+					e, err := api.StartAppEnrollment(ctx, id)
+					return fmt.Sprintf("%s (once, until %s)", e.Code, e.ExpiresAt.In(loc).Format("15:04")), err
+				}}
 		}
 	case "x", "delete":
 		if m.user == nil || m.factorSel >= len(m.user.factors) {
 			return m, nil
 		}
 		id, f := m.user.user.ID, m.user.factors[m.factorSel]
-		m.confirm = &pendingAction{prompt: fmt.Sprintf("Remove %s %s %q from %s?", f.Kind, f.ID, f.Name, m.user.user.Email),
-			what: "remove " + f.Kind + " " + f.ID,
-			run:  func(ctx context.Context, api API) error { _, err := api.RemoveFactor(ctx, id, f.ID); return err }}
+		verb := "Remove"
+		if f.Kind == "app_device" || f.Kind == "passkey" {
+			verb = "Revoke"
+		}
+		m.confirm = &pendingAction{prompt: fmt.Sprintf("%s %s %s %q of %s?", verb, factorLabel(f), f.ID, f.Name, m.user.user.Email),
+			what: strings.ToLower(verb) + " " + factorLabel(f) + " " + f.ID,
+			run: func(ctx context.Context, api API) (string, error) {
+				if f.Kind == "app_device" {
+					return "", api.RevokeAppDevice(ctx, id, f.ID)
+				}
+				_, err := api.RemoveFactor(ctx, id, f.ID)
+				return "", err
+			}}
 	}
 	return m, nil
+}
+
+func (m Model) approvalsKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
+	var n int
+	if m.push != nil {
+		n = len(m.push.Pending)
+	}
+	switch k.String() {
+	case "up", "k":
+		m.pushSel = max(m.pushSel-1, 0)
+	case "down", "j":
+		m.pushSel = min(m.pushSel+1, max(n-1, 0))
+	case "r":
+		return m, fetchPush(m.ctx, m.api)
+	case "enter":
+		// Open the user behind the request in the Users tab.
+		if m.pushSel < n {
+			m.tab, m.notice, m.factorSel = tabUsers, "", 0
+			return m, fetchUser(m.ctx, m.api, m.push.Pending[m.pushSel].UserID)
+		}
+	}
+	return m, nil
+}
+
+// factorLabel names a factor's kind for people.
+func factorLabel(f adminclient.Factor) string {
+	if f.Kind == "app_device" {
+		return "app device"
+	}
+	return f.Kind
 }
 
 // reasons decodes an assessment's reasons from its audit details.

@@ -24,11 +24,13 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // fakeAPI answers from memory and records the actions.
 type fakeAPI struct {
-	mu      sync.Mutex
-	actions []string
-	users   map[string]adminclient.User
-	factors []adminclient.Factor
-	risk    []adminclient.RiskAssessment
+	mu       sync.Mutex
+	actions  []string
+	users    map[string]adminclient.User
+	factors  []adminclient.Factor
+	risk     []adminclient.RiskAssessment
+	signIns  []adminclient.SignIn
+	sessions []adminclient.Session
 }
 
 func (f *fakeAPI) Events(ctx context.Context, after uint64, _ adminclient.EventFilter, fn func(adminclient.StreamItem) error) error {
@@ -68,6 +70,42 @@ func (f *fakeAPI) RemoveFactor(_ context.Context, u, id string) (adminclient.Rem
 	f.record("remove " + u + " " + id)
 	return adminclient.RemovedFactor{}, nil
 }
+func (f *fakeAPI) RevokeAppDevice(_ context.Context, u, id string) error {
+	f.record("revoke " + u + " " + id)
+	return nil
+}
+func (f *fakeAPI) UserSessions(context.Context, string) ([]adminclient.Session, error) {
+	return f.sessions, nil
+}
+func (f *fakeAPI) UserSignIns(context.Context, string, int) ([]adminclient.SignIn, error) {
+	return f.signIns, nil
+}
+func (f *fakeAPI) SignOutUser(_ context.Context, u string) (adminclient.SignOutResult, error) {
+	f.record("signout " + u)
+	return adminclient.SignOutResult{Sessions: 2, RefreshTokens: 1}, nil
+}
+func (f *fakeAPI) StartAppEnrollment(_ context.Context, u string) (adminclient.AppEnrollment, error) {
+	f.record("enroll " + u)
+	return adminclient.AppEnrollment{Code: "ABCD-EFGH-JKLM", ExpiresAt: t0.Add(10 * time.Minute)}, nil
+}
+func (f *fakeAPI) PendingPush(context.Context) (adminclient.PushOverview, error) {
+	return testPush(), nil
+}
+
+func testPush() adminclient.PushOverview {
+	return adminclient.PushOverview{Time: t0,
+		Pending: []adminclient.PendingPush{
+			{ID: "pr_1", UserID: "u_BOB", Email: "bob@example.com", Kind: "signin", RPName: "Assent", IP: "198.51.100.23", Country: "US",
+				Browser: "Firefox on Linux", CreatedAt: t0.Add(-110 * time.Second), ExpiresAt: t0.Add(10 * time.Second), ExpiresIn: 10},
+			{ID: "pr_2", UserID: "u_ADA", Email: "ada@example.com", Kind: "payment", IP: "203.0.113.7", Country: "FI",
+				Amount: "120.00", Currency: "EUR", Payee: "ACME Oy", CreatedAt: t0.Add(-8 * time.Second), ExpiresAt: t0.Add(112 * time.Second), ExpiresIn: 112},
+		},
+		Recent: []adminclient.PushDecision{
+			{Time: t0.Add(-20 * time.Second), UserID: "u_EVE", Email: "eve@example.com", Status: "locked"},
+			{Time: t0.Add(-30 * time.Second), RequestID: "pr_0", UserID: "u_EVE", Email: "eve@example.com", Status: "denied", NotMe: true, LatencyMs: 4200},
+			{Time: t0.Add(-90 * time.Second), RequestID: "pr_9", UserID: "u_ADA", Email: "ada@example.com", Status: "approved", LatencyMs: 2300},
+		}}
+}
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -82,6 +120,15 @@ func newFake() *fakeAPI {
 		factors: []adminclient.Factor{
 			{ID: "f_PASSKEY1", Kind: "passkey", Name: "YubiKey 5", CreatedAt: t0.Add(-24 * time.Hour)},
 			{ID: "f_TOTP1", Kind: "totp", Name: "Authenticator", CreatedAt: t0.Add(-20 * time.Hour), Active: true},
+			{ID: "app_PHONE1", Kind: "app_device", Name: "Ada's phone", CreatedAt: t0.Add(-10 * time.Hour), Platform: "ios"},
+		},
+		signIns: []adminclient.SignIn{
+			{Time: t0.Add(-time.Hour), IP: "203.0.113.7", Country: "FI", City: "Helsinki", Browser: "Firefox", OS: "Linux", Strong: true},
+			{Time: t0.Add(-26 * time.Hour), IP: "203.0.113.7", Country: "FI", Browser: "Safari", OS: "iOS"},
+		},
+		sessions: []adminclient.Session{
+			{CreatedAt: t0.Add(-time.Hour), AuthTime: t0.Add(-time.Hour), ExpiresAt: t0.Add(11 * time.Hour), AMR: []string{"pwd", "otp", "mfa"},
+				IP: "203.0.113.7", UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"},
 		},
 		risk: []adminclient.RiskAssessment{
 			{Seq: 7, Time: t0.Add(-time.Hour), Event: "login", Score: 55, Decision: "challenge", IP: "203.0.113.7", Country: "FI",
@@ -97,11 +144,17 @@ func testStats() adminclient.Stats {
 	}
 	return adminclient.Stats{Time: t0, LastSeq: 99,
 		Windows: []adminclient.StatsWindow{
-			{Minutes: 1, SignIns: 12, Assessments: 14, Challenges: 3, Denies: 1, ChallengeRate: 3.0 / 14, DenyRate: 1.0 / 14},
-			{Minutes: 5, SignIns: 50, Failures: 4, Assessments: 60, Challenges: 9, Denies: 2, ChallengeRate: 0.15, DenyRate: 2.0 / 60},
-			{Minutes: 60, SignIns: 400, Failures: 31, Assessments: 480, Challenges: 40, Denies: 12, ChallengeRate: 40.0 / 480, DenyRate: 12.0 / 480},
+			{Minutes: 1, SignIns: 12, Assessments: 14, Challenges: 3, Denies: 1, ChallengeRate: 3.0 / 14, DenyRate: 1.0 / 14,
+				SignInLatency: adminclient.Latency{Count: 12, P50: 48.2, P90: 60, P99: 95.1},
+				PushRequests:  2, Approvals: 1, ApprovalLatency: adminclient.Latency{Count: 1, P50: 2300, P90: 2300, P99: 2300}},
+			{Minutes: 5, SignIns: 50, Failures: 4, Assessments: 60, Challenges: 9, Denies: 2, ChallengeRate: 0.15, DenyRate: 2.0 / 60,
+				SignInLatency: adminclient.Latency{Count: 50, P50: 47.9, P90: 70, P99: 1210},
+				PushRequests:  9, Approvals: 6, Denials: 2, Reports: 1, ApprovalLatency: adminclient.Latency{Count: 6, P50: 3100, P90: 7000, P99: 8800}},
+			{Minutes: 60, SignIns: 400, Failures: 31, Assessments: 480, Challenges: 40, Denies: 12, ChallengeRate: 40.0 / 480, DenyRate: 12.0 / 480,
+				SignInLatency: adminclient.Latency{Count: 400, P50: 50.3, P90: 80, P99: 2410},
+				PushRequests:  40, Approvals: 33, Denials: 5, Reports: 1, ApprovalLatency: adminclient.Latency{Count: 33, P50: 3400, P90: 9000, P99: 24100}},
 		},
-		AssessmentsPerMinute: per, SignInsPerMinute: per,
+		AssessmentsPerMinute: per, SignInsPerMinute: per, ApprovalsPerMinute: per, DenialsPerMinute: per,
 		TopReasons:   []adminclient.StatsCount{{Key: "unknown_device", Count: 120}, {Key: "new_country", Count: 33}, {Key: "credential_stuffing", Count: 12}},
 		TopIPs:       []adminclient.StatsCount{{Key: "203.0.113.7", Count: 40}, {Key: "198.51.100.23", Count: 9}},
 		TopCountries: []adminclient.StatsCount{{Key: "FI", Count: 300}, {Key: "SE", Count: 80}, {Key: "US", Count: 12}},
@@ -130,7 +183,7 @@ func sampleEvents() []adminclient.StreamItem {
 		event(1, "user.created", "u_ADA", "127.0.0.1", "", "", "", ""),
 		event(2, "risk.assessed", "u_ADA", "203.0.113.7", "FI", "allow", "0", ""),
 		event(3, "signin.succeeded", "u_ADA", "203.0.113.7", "", "", "", ""),
-		event(4, "risk.assessed", "u_BOB", "198.51.100.23", "US", "challenge", "55", "unknown_device new_country"),
+		withClient(event(4, "risk.assessed", "u_BOB", "198.51.100.23", "US", "challenge", "55", "unknown_device new_country"), "shop"),
 		event(5, "risk.assessed", "u_EVE", "192.0.2.66", "RU", "deny", "100", "unknown_device new_country impossible_travel"),
 		event(6, "signin.failed", "u_EVE", "192.0.2.66", "", "", "", ""),
 	}
@@ -303,13 +356,13 @@ func TestFilterAndDetail(t *testing.T) {
 
 func TestTabsHelpQuit(t *testing.T) {
 	m := live(t)
-	for _, want := range []tab{tabUsers, tabOverview, tabLive} {
+	for _, want := range []tab{tabApprovals, tabUsers, tabOverview, tabLive} {
 		if m = keys(m, "tab"); m.tab != want {
 			t.Fatalf("tab = %v, want %v", m.tab, want)
 		}
 	}
-	if m = keys(m, "3"); m.tab != tabOverview {
-		t.Errorf("3 -> %v", m.tab)
+	if m = keys(m, "4"); m.tab != tabOverview {
+		t.Errorf("4 -> %v", m.tab)
 	}
 	if m = keys(m, "?"); !m.help {
 		t.Error("? shows no help")
@@ -329,14 +382,14 @@ func TestTabsHelpQuit(t *testing.T) {
 
 func TestUsersActionsNeedConfirmation(t *testing.T) {
 	api := newFake()
-	m := keys(newTestModel(t, api), "2", "/")
+	m := keys(newTestModel(t, api), "3", "/")
 	m = typeText(m, "ada@example.com")
 	m, cmd := step(m, tea.KeyMsg{Type: tea.KeyEnter})
 	if cmd == nil {
 		t.Fatal("enter does not look the user up")
 	}
 	m, _ = step(m, cmd())
-	if m.user == nil || m.user.user.ID != "u_ADA" || len(m.user.factors) != 2 {
+	if m.user == nil || m.user.user.ID != "u_ADA" || len(m.user.factors) != 3 || len(m.user.signIns) != 2 {
 		t.Fatalf("user = %+v err %q", m.user, m.userErr)
 	}
 	m = keys(m, "l")
@@ -358,7 +411,28 @@ func TestUsersActionsNeedConfirmation(t *testing.T) {
 	m = keys(m, "u")
 	m, cmd = step(m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("y")})
 	cmd()
-	if got := strings.Join(api.actions, "; "); got != "lock u_ADA; remove u_ADA f_TOTP1; unlock u_ADA" {
+	// The app device is revoked like a factor.
+	m = keys(m, "down", "down", "x")
+	if m.confirm == nil || !strings.HasPrefix(m.confirm.prompt, "Revoke app device app_PHONE1") {
+		t.Fatalf("revoke prompt: %+v", m.confirm)
+	}
+	m, cmd = step(m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("y")})
+	m, _ = step(m, cmd())
+	m = keys(m, "o")
+	m, cmd = step(m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("y")})
+	if m, _ = step(m, cmd()); m.notice != "sign out ada@example.com: 2 sessions ended, 1 refresh tokens revoked" {
+		t.Errorf("sign-out notice %q", m.notice)
+	}
+	m = keys(m, "e")
+	m, cmd = step(m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("y")})
+	if m, _ = step(m, cmd()); !strings.Contains(m.notice, "ABCD-EFGH-JKLM (once, until 12:10)") {
+		t.Errorf("enrollment notice %q", m.notice)
+	}
+	// Keys without a user looked up do nothing.
+	if m2 := keys(keys(newTestModel(t, api), "3"), "o", "e", "x"); m2.confirm != nil {
+		t.Error("an action without a user")
+	}
+	if got := strings.Join(api.actions, "; "); got != "lock u_ADA; remove u_ADA f_TOTP1; unlock u_ADA; revoke u_ADA app_PHONE1; signout u_ADA; enroll u_ADA" {
 		t.Errorf("actions: %s", got)
 	}
 	// An unknown user is said so.
@@ -400,7 +474,7 @@ func TestBurstStaysBounded(t *testing.T) {
 func TestGoldenViews(t *testing.T) {
 	api := newFake()
 	userView := func() Model {
-		m := keys(live(t), "2")
+		m := keys(live(t), "3")
 		m, _ = step(m, fetchUser(t.Context(), api, "ada@example.com")())
 		return m
 	}
@@ -423,14 +497,50 @@ func TestGoldenViews(t *testing.T) {
 		{"users", userView},
 		{"users_confirm", func() Model { return keys(userView(), "down", "x") }},
 		{"overview", func() Model {
-			m := keys(live(t), "3")
+			m := keys(live(t), "4")
 			m, _ = step(m, statsMsg{stats: testStats()})
 			m, _ = step(m, policyMsg{policy: adminclient.RiskPolicy{Version: "assent-default-1"}})
 			return m
 		}},
 		{"help", func() Model { return keys(live(t), "?") }},
+		{"approvals", func() Model { return approvals(t) }},
+		{"approvals_countdown", func() Model {
+			// Twelve seconds on: the first request has expired, the
+			// second counts down.
+			m := keys(approvals(t), "down")
+			m, _ = step(m, clockMsg(m.pushAt.Add(12*time.Second)))
+			return m
+		}},
+		{"approvals_loading", func() Model { return keys(live(t), "2") }},
+		{"users_crowded", func() Model {
+			// More of everything than 80x24 holds: each section keeps a
+			// share and the screen its size.
+			crowded := newFake()
+			for i := range 10 {
+				crowded.risk = append(crowded.risk, crowded.risk[0])
+				crowded.signIns = append(crowded.signIns, crowded.signIns[i%2])
+				crowded.sessions = append(crowded.sessions, crowded.sessions[0])
+			}
+			m := keys(live(t), "3")
+			m, _ = step(m, fetchUser(t.Context(), crowded, "ada@example.com")())
+			return m
+		}},
+		{"users_wide", func() Model {
+			m, _ := step(userView(), tea.WindowSizeMsg{Width: 120, Height: 30})
+			return m
+		}},
+		{"users_enrollment", func() Model {
+			m := keys(userView(), "e")
+			m, cmd := step(m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("y")})
+			m, _ = step(m, cmd())
+			return m
+		}},
 		{"tiny", func() Model {
 			m, _ := step(live(t), tea.WindowSizeMsg{Width: 30, Height: 6})
+			return m
+		}},
+		{"live_xwide", func() Model {
+			m, _ := step(live(t), tea.WindowSizeMsg{Width: 160, Height: 12})
 			return m
 		}},
 		{"live_wide", func() Model {
@@ -470,4 +580,99 @@ func TestGoldenViews(t *testing.T) {
 			}
 		})
 	}
+}
+
+func approvals(t *testing.T) Model {
+	m := keys(live(t), "2")
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	m, _ = step(m, pushMsg{push: testPush(), at: at})
+	m, _ = step(m, statsMsg{stats: testStats()})
+	return m
+}
+
+func TestApprovals(t *testing.T) {
+	m := approvals(t)
+	if m.push == nil || len(m.push.Pending) != 2 || !m.now.Equal(m.pushAt) {
+		t.Fatalf("push = %+v", m.push)
+	}
+	m = keys(m, "down", "down")
+	if m.pushSel != 1 {
+		t.Errorf("selection %d past the end", m.pushSel)
+	}
+	// enter opens the request's user in the Users tab.
+	m, cmd := step(m, tea.KeyMsg{Type: tea.KeyEnter})
+	if m.tab != tabUsers || cmd == nil {
+		t.Fatalf("enter: tab %v", m.tab)
+	}
+	if um := cmd().(userMsg); um.query != "u_ADA" {
+		t.Errorf("opened %q", um.query)
+	}
+	// A failed refresh keeps the last list and says so.
+	m, _ = step(m, pushMsg{err: errors.New("connection refused")})
+	if m.push == nil || m.pushErr != "connection refused" {
+		t.Errorf("after a failed refresh: %v %q", m.push, m.pushErr)
+	}
+	// The clock ticks on by itself.
+	if _, cmd := step(m, clockMsg(t0)); cmd == nil {
+		t.Error("the clock stopped")
+	}
+	// The stats tick refreshes the approvals too.
+	if _, cmd := step(m, statsTickMsg{}); cmd == nil {
+		t.Error("no refresh")
+	}
+}
+
+// BenchmarkView draws the Live tab holding 1,000 events, the most it
+// keeps, at two sizes, with and without a filter; and holding 10, to show
+// the cost does not grow with the events kept.
+func BenchmarkView(b *testing.B) {
+	for _, c := range []struct {
+		n, w, h int
+		filter  string
+	}{{maxEvents, 80, 24, ""}, {maxEvents, 200, 60, ""}, {maxEvents, 80, 24, "deny"}, {10, 80, 24, ""}} {
+		name := fmt.Sprintf("live_%d_events_%dx%d", c.n, c.w, c.h)
+		if c.filter != "" {
+			name += "_filtered"
+		}
+		b.Run(name, func(b *testing.B) {
+			r := lipgloss.NewRenderer(io.Discard)
+			r.SetColorProfile(termenv.ANSI256)
+			m := New(b.Context(), Options{API: newFake(), Server: "http://localhost:8080", Renderer: r, Location: time.UTC})
+			m, _ = step(m, tea.WindowSizeMsg{Width: c.w, Height: c.h})
+			var items []adminclient.StreamItem
+			for i := range c.n {
+				e := event(uint64(i+1), "risk.assessed", "u_X", "192.0.2.1", "FI", []string{"allow", "challenge", "deny"}[i%3], "40", "unknown_device new_country")
+				items = append(items, adminclient.StreamItem{Type: "audit", Seq: e.Seq, Event: e})
+			}
+			m, _ = step(m, streamMsg{gen: m.gen, opened: true, items: items})
+			m.filter.SetValue(c.filter)
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = m.View()
+			}
+		})
+	}
+}
+
+func TestShare(t *testing.T) {
+	for _, c := range []struct {
+		room int
+		ns   []int
+		want string
+	}{
+		{3, []int{10, 10, 10}, "[1 1 1]"},
+		{0, []int{5, 0, 2}, "[1 0 1]"},
+		{-4, []int{5, 1, 2}, "[1 1 1]"},
+		{10, []int{2, 1, 20}, "[2 1 7]"},
+		{100, []int{2, 1, 3}, "[2 1 3]"},
+	} {
+		if got := fmt.Sprint(share(c.room, c.ns...)); got != c.want {
+			t.Errorf("share(%d, %v) = %s, want %s", c.room, c.ns, got, c.want)
+		}
+	}
+}
+
+func withClient(e adminclient.AuditEvent, client string) adminclient.AuditEvent {
+	e.Details["client_id"] = client
+	return e
 }

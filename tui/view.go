@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -47,8 +48,10 @@ func (m Model) View() string {
 		body = m.detailView(w)
 	case m.tab == tabLive:
 		body = m.liveView(w, h-3)
+	case m.tab == tabApprovals:
+		body = m.approvalsView(w, h-3)
 	case m.tab == tabUsers:
-		body = m.usersView(w)
+		body = m.usersView(w, h-3)
 	case m.tab == tabOverview:
 		body = m.overviewView(w)
 	}
@@ -122,8 +125,12 @@ func (m Model) keysHelp() string {
 		return "esc/enter: back · q: quit"
 	case m.tab == tabLive:
 		return "p: pause · /: filter · ↑↓ enter: open · tab: switch · ?: help · q: quit"
+	case m.tab == tabApprovals:
+		return "↑↓ enter: open the user · r: refresh · tab: switch · ?: help · q: quit"
+	case m.tab == tabUsers && m.width < 110:
+		return "/ search · l lock · u unlock · ↑↓ x revoke · o sign out · e code · r · q"
 	case m.tab == tabUsers:
-		return "/: search · l: lock · u: unlock · ↑↓ x: remove factor · r: refresh · q: quit"
+		return "/: search · l: lock · u: unlock · ↑↓ x: revoke · o: sign out everywhere · e: enrollment code · r: refresh · q: quit"
 	}
 	return "tab: switch · ?: help · q: quit"
 }
@@ -132,15 +139,17 @@ func (m Model) helpView() []string {
 	return []string{
 		m.st.bold.Render("Keys"),
 		"",
-		"  tab, shift+tab, 1 2 3   switch tab",
+		"  tab, shift+tab, 1-4     switch tab",
 		"  ?                       this help",
 		"  q, ctrl+c               quit",
 		"",
 		"  Live      p or space pause and resume · / filter (esc clears)",
 		"            ↑ ↓ choose an event · enter open it with every reason",
+		"  Approvals ↑ ↓ choose a request · enter open its user",
 		"  Users     / search by e-mail or id · l lock · u unlock",
-		"            ↑ ↓ choose a factor · x remove it · r refresh",
-		"            every action asks for y first",
+		"            ↑ ↓ choose a factor or device · x revoke it",
+		"            o sign out everywhere · e new app enrollment code",
+		"            r refresh · every action asks for y first",
 		"",
 		"The console reconnects by itself and resumes from the last event",
 		"it saw, so nothing is missed while the server restarts.",
@@ -148,7 +157,7 @@ func (m Model) helpView() []string {
 }
 
 func (m Model) liveView(w, h int) []string {
-	v := m.visible()
+	v := m.visibleUpTo(max(h-2, m.cursor+1))
 	summary := fmt.Sprintf("%d events · allow %d · challenge %d · deny %d", m.received,
 		m.decisions["allow"], m.decisions["challenge"], m.decisions["deny"])
 	if m.paused {
@@ -157,7 +166,7 @@ func (m Model) liveView(w, h int) []string {
 	if m.filtering || m.filter.Value() != "" {
 		summary += " · " + m.filter.View()
 	}
-	out := []string{fit(summary, w), m.st.bold.Render(fit(" "+liveColumns(w, "TIME", "KIND", "USER", "IP / COUNTRY", "RSK", "DECISION", "REASONS"), w))}
+	out := []string{fit(summary, w), m.st.bold.Render(fit(" "+liveColumns(w, "TIME", "KIND", "USER", "CLIENT", "IP / COUNTRY", "RSK", "DECISION", "REASONS"), w))}
 	rows := h - 2
 	start := 0
 	if m.cursor >= rows {
@@ -182,7 +191,7 @@ func (m Model) liveView(w, h int) []string {
 		if i == m.cursor {
 			mark = "›"
 		}
-		line := fit(mark+liveColumns(w, e.Time.In(m.loc).Format("15:04:05"), e.Kind, who, where, score, decision,
+		line := fit(mark+liveColumns(w, e.Time.In(m.loc).Format("15:04:05"), e.Kind, who, e.Details["client_id"], where, score, decision,
 			strings.ReplaceAll(e.Details["reason_codes"], " ", ",")), w)
 		style := m.decisionStyle(decision)
 		if i == m.cursor {
@@ -199,14 +208,18 @@ func (m Model) liveView(w, h int) []string {
 }
 
 // liveColumns lays out one row: narrow columns at 80 wide, wider ones
-// when there is room, the reasons taking the rest.
-func liveColumns(w int, time, kind, user, where, score, decision, reasons string) string {
+// when there is room, the relying party's client from 140, the reasons
+// taking the rest.
+func liveColumns(w int, time, kind, user, client, where, score, decision, reasons string) string {
 	kw, uw := 14, 11
 	if w >= 110 {
 		kw, uw = 18, 28
 	}
-	return fmt.Sprintf("%-8s %-*s %-*s %-18s %3s %-9s %s", time, kw, clip(kind, kw), uw, clip(user, uw), clip(where, 18),
-		score, clip(decision, 9), reasons)
+	row := fmt.Sprintf("%-8s %-*s %-*s ", time, kw, clip(kind, kw), uw, clip(user, uw))
+	if w >= 140 {
+		row += fmt.Sprintf("%-16s ", clip(client, 16))
+	}
+	return row + fmt.Sprintf("%-18s %3s %-9s %s", clip(where, 18), score, clip(decision, 9), reasons)
 }
 
 func (m Model) decisionStyle(d string) lipgloss.Style {
@@ -264,7 +277,7 @@ func (m Model) detailView(w int) []string {
 	return out
 }
 
-func (m Model) usersView(w int) []string {
+func (m Model) usersView(w, h int) []string {
 	out := []string{fit(m.search.View(), w)}
 	if m.confirm != nil {
 		out = append(out, m.st.deny.Render(fit(m.confirm.prompt+" (y/n)", w)))
@@ -288,13 +301,23 @@ func (m Model) usersView(w int) []string {
 		m.st.bold.Render(fit(u.Email+"  "+u.Name, w)),
 		fit(fmt.Sprintf("id %s · %s · verified %t · failed sign-ins %d", u.ID, state, u.EmailVerified, u.FailedSignIns), w),
 		fit("last sign-in "+m.fmtTime(u.LastSignIn), w),
-		"", m.st.bold.Render(fmt.Sprintf("Factors (%d)", len(m.user.factors))))
-	for i, f := range m.user.factors {
+		"", m.st.bold.Render(fmt.Sprintf("Factors and devices (%d)", len(m.user.factors))))
+	// The factors scroll with the selection when there are many, leaving
+	// room for the sections below.
+	fs := m.user.factors
+	frows := max(h-len(out)-9, 3)
+	fstart := 0
+	if m.factorSel >= frows {
+		fstart = m.factorSel - frows + 1
+	}
+	for i := fstart; i < len(fs) && i < fstart+frows; i++ {
+		f := fs[i]
 		mark := " "
 		if i == m.factorSel {
 			mark = "›"
 		}
-		line := fit(fmt.Sprintf(" %s%-8s %-24s %-18s added %s", mark, f.Kind, clip(f.Name, 24), clip(f.ID, 18), f.CreatedAt.In(m.loc).Format("2006-01-02")), w)
+		line := fit(fmt.Sprintf(" %s%-10s %-24s %-18s added %s %s", mark, factorLabel(f), clip(f.Name, 24), clip(f.ID, 18),
+			f.CreatedAt.In(m.loc).Format("2006-01-02"), factorState(f)), w)
 		if i == m.factorSel {
 			line = m.st.sel.Render(padRight(line, w))
 		}
@@ -303,8 +326,11 @@ func (m Model) usersView(w int) []string {
 	if len(m.user.factors) == 0 {
 		out = append(out, "  none")
 	}
+	// What is left is shared by the assessments, the sessions and the
+	// sign-ins, each getting at least one line.
+	rows := share(h-len(out)-6, len(m.user.risk), len(m.user.sessions), len(m.user.signIns))
 	out = append(out, "", m.st.bold.Render("Recent risk assessments"))
-	for _, a := range m.user.risk {
+	for _, a := range m.user.risk[:rows[0]] {
 		codes := make([]string, 0, len(a.Reasons))
 		for _, r := range a.Reasons {
 			codes = append(codes, r.Code)
@@ -315,7 +341,174 @@ func (m Model) usersView(w int) []string {
 	if len(m.user.risk) == 0 {
 		out = append(out, "  none")
 	}
+	out = append(out, "", m.st.bold.Render(fmt.Sprintf("Sessions (%d active; o ends them all)", len(m.user.sessions))))
+	for _, se := range m.user.sessions[:rows[1]] {
+		out = append(out, fit(fmt.Sprintf("  %s %-15s %-13s until %s  %s", se.CreatedAt.In(m.loc).Format("01-02 15:04"), clip(se.IP, 15),
+			clip(strings.Join(se.AMR, " "), 13), se.ExpiresAt.In(m.loc).Format("01-02 15:04"), se.UserAgent), w))
+	}
+	if len(m.user.sessions) == 0 {
+		out = append(out, "  none")
+	}
+	out = append(out, "", m.st.bold.Render("Recent sign-ins"))
+	for _, si := range m.user.signIns[:rows[2]] {
+		how := "password only"
+		if si.Strong {
+			how = "strong"
+		}
+		device := strings.TrimSpace(si.Browser + " on " + si.OS)
+		if si.Browser == "" && si.OS == "" {
+			device = "unknown browser"
+		}
+		out = append(out, fit(fmt.Sprintf("  %s %-15s %-20s %-13s %s", si.Time.In(m.loc).Format("01-02 15:04"),
+			clip(strings.TrimSpace(si.IP+" "+si.Country), 15), clip(device, 20), how, si.City), w))
+	}
+	if len(m.user.signIns) == 0 {
+		out = append(out, "  none")
+	}
 	return out
+}
+
+// share deals room lines out to sections wanting ns lines, one at a
+// time in turn, so each shows at least one when it has any.
+func share(room int, ns ...int) []int {
+	got := make([]int, len(ns))
+	for more := true; more; {
+		more = false
+		for i, n := range ns {
+			if got[i] < n && (room > 0 || got[i] == 0) {
+				got[i]++
+				room--
+				more = true
+			}
+		}
+	}
+	return got
+}
+
+// factorState says what is notable about a factor.
+func factorState(f adminclient.Factor) string {
+	switch {
+	case f.Suspect:
+		return "CLONED?"
+	case f.Pending:
+		return "pending"
+	case f.Kind == "totp" && !f.Active:
+		return "unconfirmed"
+	case f.Kind == "recovery":
+		return fmt.Sprintf("%d left", f.Remaining)
+	case f.Kind == "passkey" && f.Synced:
+		return "synced"
+	case f.Kind == "app_device" && f.Platform != "":
+		return f.Platform
+	}
+	return ""
+}
+
+// approvalsView shows the push requests waiting, with their countdowns,
+// the approval statistics and the latest decisions, reports first in
+// colour and marked with ! without it.
+func (m Model) approvalsView(w, h int) []string {
+	if m.push == nil {
+		msg := "loading approval requests..."
+		if m.pushErr != "" {
+			msg = "approval requests unavailable: " + m.pushErr
+		}
+		return []string{m.st.dim.Render(fit(msg, w))}
+	}
+	p := m.push
+	elapsed := max(m.now.Sub(m.pushAt), 0)
+	head := fmt.Sprintf("Waiting for the app: %d", len(p.Pending)+p.More)
+	if m.pushErr != "" {
+		head += " · last refresh failed: " + m.pushErr
+	}
+	out := []string{m.st.bold.Render(fit(head, w)),
+		m.st.bold.Render(fit(fmt.Sprintf(" %-7s %-23s %-8s %-18s %s", "LEFT", "USER", "KIND", "FROM", "WHAT"), w))}
+	// The statistics and decisions below need about 12 lines.
+	rows := max(h-14, 2)
+	start := 0
+	if m.pushSel >= rows {
+		start = m.pushSel - rows + 1
+	}
+	for i := start; i < len(p.Pending) && i < start+rows; i++ {
+		r := p.Pending[i]
+		left := time.Duration(r.ExpiresIn*float64(time.Second)) - elapsed
+		countdown := "expired"
+		if left > 0 {
+			secs := int(left.Seconds())
+			countdown = fmt.Sprintf("%d:%02d", secs/60, secs%60)
+		}
+		who := cmp.Or(r.Email, r.UserID)
+		what := strings.TrimSpace(r.RPName + " " + r.Browser)
+		if r.Kind == "payment" {
+			what = fmt.Sprintf("%s %s to %s", r.Amount, r.Currency, r.Payee)
+		}
+		mark := " "
+		if i == m.pushSel {
+			mark = "›"
+		}
+		line := fit(fmt.Sprintf("%s%7s %-23s %-8s %-18s %s", mark, countdown, clip(who, 23), r.Kind,
+			clip(strings.TrimSpace(r.IP+" "+r.Country), 18), what), w)
+		if i == m.pushSel {
+			line = m.st.sel.Render(padRight(line, w))
+		} else if left <= 15*time.Second {
+			line = m.st.challenge.Render(line)
+		}
+		out = append(out, line)
+	}
+	if len(p.Pending) == 0 {
+		out = append(out, m.st.dim.Render("  none waiting"))
+	} else if hidden := len(p.Pending) - rows + p.More; hidden > 0 {
+		out = append(out, m.st.dim.Render(fmt.Sprintf("  (%d more)", hidden)))
+	}
+	// Time to approve: from the request to the approval.
+	out = append(out, "", m.st.bold.Render(fit("window requests approved denied reported appr/min deny/min p50 appr p99 appr", w)))
+	if s := m.stats; s != nil {
+		for _, win := range s.Windows {
+			per := float64(max(win.Minutes, 1))
+			out = append(out, fit(fmt.Sprintf("%-6s %8d %8d %6d %8d %8.1f %8.1f %8s %8s", windowName(win.Minutes), win.PushRequests,
+				win.Approvals, win.Denials, win.Reports, float64(win.Approvals)/per, float64(win.Denials)/per,
+				fmtMs(win.ApprovalLatency.P50, win.ApprovalLatency.Count), fmtMs(win.ApprovalLatency.P99, win.ApprovalLatency.Count)), w))
+		}
+		out = append(out, fit("approved/min, 1 h  "+sparkline(s.ApprovalsPerMinute, w-32), w),
+			fit("denied/min, 1 h    "+sparkline(s.DenialsPerMinute, w-32), w))
+	} else {
+		out = append(out, m.st.dim.Render("  loading statistics..."))
+	}
+	out = append(out, "", m.st.bold.Render("Latest decisions"))
+	for _, d := range p.Recent {
+		if len(out) >= h {
+			break
+		}
+		status, style, mark := d.Status, m.decisionStyle(d.Status), " "
+		switch {
+		case d.NotMe:
+			status, style, mark = "REPORTED: this wasn't me", m.st.deny, "!"
+		case d.Status == "locked":
+			status, style, mark = "LOCKED after repeated denials", m.st.deny, "!"
+		}
+		took := ""
+		if d.LatencyMs > 0 {
+			took = "after " + fmtMs(d.LatencyMs, 1)
+		}
+		out = append(out, style.Render(fit(fmt.Sprintf("%s%s %-24s %-24s %s", mark, d.Time.In(m.loc).Format("15:04:05"), clip(cmp.Or(d.Email, d.UserID), 24),
+			status, took), w)))
+	}
+	if len(p.Recent) == 0 {
+		out = append(out, m.st.dim.Render("  none yet"))
+	}
+	return out
+}
+
+// fmtMs shows milliseconds for people: "-" without samples, seconds
+// from one second up.
+func fmtMs(ms float64, n int) string {
+	switch {
+	case n == 0:
+		return "-"
+	case ms >= 1000:
+		return strconv.FormatFloat(ms/1000, 'f', 1, 64) + " s"
+	}
+	return strconv.FormatFloat(ms, 'f', 0, 64) + " ms"
 }
 
 func (m Model) fmtTime(t time.Time) string {
@@ -340,10 +533,12 @@ func (m Model) overviewView(w int) []string {
 		return append(out, m.st.dim.Render(fit(msg, w)))
 	}
 	s := m.stats
-	out = append(out, "", m.st.bold.Render(fit("window   sign-ins  /min  failures  assessed  challenge  deny", w)))
+	out = append(out, "", m.st.bold.Render(fit("window  sign-ins  /min failures assessed challenge   deny  p50 time  p99 time", w)))
 	for _, win := range s.Windows {
-		out = append(out, fit(fmt.Sprintf("%-6s %10d %5.1f %9d %9d %9.1f%% %5.1f%%", windowName(win.Minutes), win.SignIns,
-			float64(win.SignIns)/float64(max(win.Minutes, 1)), win.Failures, win.Assessments, 100*win.ChallengeRate, 100*win.DenyRate), w))
+		l := win.SignInLatency
+		out = append(out, fit(fmt.Sprintf("%-6s %9d %5.1f %8d %8d %8.1f%% %5.1f%% %9s %9s", windowName(win.Minutes), win.SignIns,
+			float64(win.SignIns)/float64(max(win.Minutes, 1)), win.Failures, win.Assessments, 100*win.ChallengeRate, 100*win.DenyRate,
+			fmtMs(l.P50, l.Count), fmtMs(l.P99, l.Count)), w))
 	}
 	spark := sparkline(s.AssessmentsPerMinute, w-32)
 	out = append(out, "", fit("assessed/min, 1 h  "+spark, w))

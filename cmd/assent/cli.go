@@ -39,10 +39,14 @@ Usage:
   assent user import FILE      (JSON lines; - reads standard input)
   assent user factors E|ID     passkeys, authenticator app, recovery codes
   assent user remove-factor E|ID FACTOR-ID
+  assent user export E|ID [--out FILE]  everything held about the user, as JSON
+  assent user erase E|ID [--yes]        delete the account and personal data for good
   assent audit [--after SEQ] [--limit N]
   assent client create --id ID --redirect-uri URI [--public] [--min-acr ACR]
+        [--post-logout-redirect-uri URI] [--scope S] [--grant-type G] [--jwks FILE | --jwks-uri URL]
+        [--id-token-alg RS256] [--first-party]
                                 register an OpenID Connect client; prints its secret once
-  assent client list | show ID | delete ID
+  assent client list | show ID | delete ID | rotate-secret ID
   assent risk explain --user E  recent risk assessments with every reason
   assent risk policy            the active risk policy and its version
   assent risk eval [--seed N] [--svg FILE]
@@ -50,9 +54,16 @@ Usage:
   assent device enroll --user E  one-time code (and QR) to enroll a user's app device
   assent device activate CODE --device-file F [--name N]
                                 enroll this terminal as an app device (reference app)
-  assent device run --device-file F [--auto approve|deny --pick N] [--once]
-                                answer approval requests: 1-3 select, → approves, ← denies
+  assent device run --device-file F [--auto approve|deny --pick N [--not-me]] [--once]
+                                answer approval requests: a card each; → approves (pick
+                                the number), ← denies (or "this wasn't me")
+  assent device list --user E   a user's app devices and push lock
+  assent device rename --user E ID NAME | revoke --user E ID | unlock --user E
   assent console                live sign-ins and risk decisions, users, overview
+  assent bench --scenario S[,S...]|all [--concurrency N] [--rate R] [--duration D] [--warmup D]
+                                load the server (signin, oidc-code, refresh, client-credentials,
+                                introspect, risk) and report throughput, latency, errors, server CPU
+                                and RSS; --json or --markdown for scripts
 
 Flags for every command:
   --server URL      server base URL (env ASSENT_SERVER; default http://localhost:8080)
@@ -92,7 +103,7 @@ func dispatch(ctx context.Context, args []string, e env) error {
 	switch args[0] {
 	case "user":
 		if len(args) < 2 {
-			return fmt.Errorf("%w: user needs a subcommand: create, show, list, lock, unlock, delete, import, factors, remove-factor", errUsage)
+			return fmt.Errorf("%w: user needs a subcommand: create, show, list, lock, unlock, delete, import, factors, remove-factor, export, erase", errUsage)
 		}
 		cmd, ok := userCommands[args[1]]
 		if !ok {
@@ -107,6 +118,8 @@ func dispatch(ctx context.Context, args []string, e env) error {
 		return clientCmd(ctx, args[1:], e)
 	case "device":
 		return deviceCmd(ctx, args[1:], e)
+	case "bench":
+		return benchCmd(ctx, args[1:], e)
 	case "console":
 		return consoleCmd(ctx, args[1:], e)
 	}
@@ -123,6 +136,8 @@ var userCommands = map[string]func(context.Context, []string, env) error{
 	"import":        userImport,
 	"factors":       userFactors,
 	"remove-factor": userRemoveFactor,
+	"export":        userExport,
+	"erase":         userErase,
 }
 
 // common holds the flags every command takes.

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -14,7 +15,7 @@ import (
 // clientCmd runs `assent client create|list|show|delete`.
 func clientCmd(ctx context.Context, args []string, e env) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: client needs a subcommand: create, list, show, delete", errUsage)
+		return fmt.Errorf("%w: client needs a subcommand: create, list, show, delete, rotate-secret", errUsage)
 	}
 	switch args[0] {
 	case "create":
@@ -25,6 +26,8 @@ func clientCmd(ctx context.Context, args []string, e env) error {
 		return clientShow(ctx, args[1:], e)
 	case "delete":
 		return clientDelete(ctx, args[1:], e)
+	case "rotate-secret":
+		return clientRotateSecret(ctx, args[1:], e)
 	}
 	return fmt.Errorf("%w: unknown command 'client %s'", errUsage, args[0])
 }
@@ -44,17 +47,38 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 	fs.Var(&uris, "redirect-uri", "redirect URI (repeat for more)")
 	public := fs.Bool("public", false, "public client (no secret; PKCE with S256 required)")
 	minACR := fs.String("min-acr", "", "lowest acr the client accepts: 1, mfa, phr or phrh")
+	var logoutURIs, scopes, grants repeated
+	fs.Var(&logoutURIs, "post-logout-redirect-uri", "where RP-initiated logout may return (repeat for more)")
+	fs.Var(&scopes, "scope", "a scope the client may request (repeat; default all)")
+	fs.Var(&grants, "grant-type", "a grant type the client may use (repeat; default authorization_code and refresh_token)")
+	jwksFile := fs.String("jwks", "", "file with the client's public JWK set: private_key_jwt instead of a secret")
+	jwksURI := fs.String("jwks-uri", "", "URL where the client publishes its public JWK set (private_key_jwt)")
+	idTokenAlg := fs.String("id-token-alg", "", "id_token_signed_response_alg: ES256 (default) or RS256")
+	firstParty := fs.Bool("first-party", false, "the operator's own application: no consent screen")
+	cibaMode := fs.String("ciba-mode", "", "let the client use OpenID CIBA: poll or ping")
+	notifyEndpoint := fs.String("notification-endpoint", "", "where CIBA ping mode posts (https)")
 	if _, err := parse(fs, args, 0, "takes no positional arguments"); err != nil {
 		return err
 	}
-	if *id == "" || len(uris) == 0 {
-		return fmt.Errorf("%w: client create needs --id and --redirect-uri", errUsage)
+	if *id == "" || len(uris) == 0 && *cibaMode == "" {
+		return fmt.Errorf("%w: client create needs --id and --redirect-uri (or --ciba-mode)", errUsage)
 	}
 	cl, err := c.client()
 	if err != nil {
 		return err
 	}
-	created, err := cl.CreateClient(ctx, adminclient.NewOIDCClient{ID: *id, RedirectURIs: uris, Public: *public, MinACR: *minACR})
+	nc := adminclient.NewOIDCClient{ID: *id, RedirectURIs: uris, Public: *public, MinACR: *minACR,
+		PostLogoutRedirectURIs: logoutURIs, Scopes: scopes, GrantTypes: grants, IDTokenAlg: *idTokenAlg, FirstParty: *firstParty,
+		CIBAMode: *cibaMode, NotificationEndpoint: *notifyEndpoint}
+	nc.JWKSURI = *jwksURI
+	if *jwksFile != "" {
+		b, err := os.ReadFile(*jwksFile)
+		if err != nil {
+			return err
+		}
+		nc.JWKS = b
+	}
+	created, err := cl.CreateClient(ctx, nc)
 	if err != nil {
 		return err
 	}
@@ -138,6 +162,51 @@ func printClient(w io.Writer, x adminclient.OIDCClient) {
 	for _, u := range x.RedirectURIs {
 		fmt.Fprintf(w, "redirect uri:   %s\n", u)
 	}
+	if x.AuthMethod != "" {
+		fmt.Fprintf(w, "auth method:    %s\n", x.AuthMethod)
+	}
+	for _, u := range x.PostLogoutRedirectURIs {
+		fmt.Fprintf(w, "logout uri:     %s\n", u)
+	}
+	if len(x.Scopes) > 0 {
+		fmt.Fprintf(w, "scopes:         %s\n", strings.Join(x.Scopes, " "))
+	}
+	if len(x.GrantTypes) > 0 {
+		fmt.Fprintf(w, "grant types:    %s\n", strings.Join(x.GrantTypes, " "))
+	}
+	if x.CIBAMode != "" {
+		fmt.Fprintf(w, "ciba mode:      %s\n", x.CIBAMode)
+	}
+	if x.NotificationEndpoint != "" {
+		fmt.Fprintf(w, "notify at:      %s\n", x.NotificationEndpoint)
+	}
+	if x.IDTokenAlg != "" {
+		fmt.Fprintf(w, "id token alg:   %s\n", x.IDTokenAlg)
+	}
+	if x.FirstParty {
+		fmt.Fprintf(w, "first party:    yes (no consent screen)\n")
+	}
+}
+
+func clientRotateSecret(ctx context.Context, args []string, e env) error {
+	fs, c := newFlags("client rotate-secret", e)
+	pos, err := parse(fs, args, 1, "needs one client id")
+	if err != nil {
+		return err
+	}
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	x, err := cl.RotateClientSecret(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(x)
+	}
+	fmt.Fprintf(e.stdout, "secret:         %s\n\nThe old secret no longer works. The new one is shown only now.\n", x.Secret)
+	return nil
 }
 
 func clientType(x adminclient.OIDCClient) string {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/boombuler/barcode/qr"
-	"github.com/charmbracelet/x/term"
+	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/assent-auth/assent/push"
 	"github.com/assent-auth/assent/push/deviceclient"
@@ -20,7 +20,7 @@ import (
 // the reference app device (activate, run).
 func deviceCmd(ctx context.Context, args []string, e env) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: device needs a subcommand: enroll, activate, run", errUsage)
+		return fmt.Errorf("%w: device needs a subcommand: enroll, activate, run, list, rename, revoke, unlock", errUsage)
 	}
 	switch args[0] {
 	case "enroll":
@@ -29,6 +29,14 @@ func deviceCmd(ctx context.Context, args []string, e env) error {
 		return deviceActivate(ctx, args[1:], e)
 	case "run":
 		return deviceRun(ctx, args[1:], e)
+	case "list":
+		return deviceList(ctx, args[1:], e)
+	case "rename":
+		return deviceRename(ctx, args[1:], e)
+	case "revoke":
+		return deviceRevoke(ctx, args[1:], e)
+	case "unlock":
+		return deviceUnlock(ctx, args[1:], e)
 	}
 	return fmt.Errorf("%w: unknown command 'device %s'", errUsage, args[0])
 }
@@ -129,7 +137,8 @@ func deviceActivate(ctx context.Context, args []string, e env) error {
 	return nil
 }
 
-// deviceRun connects and answers requests, from the keyboard or by flags.
+// deviceRun connects and answers requests, from the keyboard (a card per
+// request, devicecard.go) or by flags.
 func deviceRun(ctx context.Context, args []string, e env) error {
 	fs, c := newFlags("device run", e)
 	file := fs.String("device-file", "", "the device file written by activate")
@@ -153,36 +162,19 @@ func deviceRun(ctx context.Context, args []string, e env) error {
 	if c.server != "" {
 		id.Server = c.server
 	}
+	if *auto == "" {
+		return deviceInteractive(ctx, id, e)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-
-	var keys <-chan key
-	if *auto == "" {
-		if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(f.Fd()) {
-			st, err := term.MakeRaw(f.Fd())
-			if err == nil {
-				defer term.Restore(f.Fd(), st)
-			}
-		}
-		keys = readKeys(e.stdin)
-	}
-	out := e.stdout
-	nl := "\n"
-	if *auto == "" {
-		nl = "\r\n" // raw mode
-	}
-	say := func(format string, a ...any) { fmt.Fprintf(out, strings.ReplaceAll(format, "\n", nl), a...) }
+	say := func(format string, a ...any) { fmt.Fprintf(e.stdout, format, a...) }
 	say("Connected as %s; waiting for requests. Ctrl-C to stop.\n", id.DeviceID)
-
 	handler := func(ctx context.Context, req push.RequestView) (deviceclient.Answer, bool) {
 		printCard(say, req)
 		if *auto == "approve" {
 			return deviceclient.Answer{Approve: true, Number: *pick}, true
 		}
-		if *auto == "deny" {
-			return deviceclient.Answer{NotMe: *notMe}, true
-		}
-		return ask(ctx, say, keys, req)
+		return deviceclient.Answer{NotMe: *notMe}, true
 	}
 	report := func(m push.Message) {
 		switch m.Type {
@@ -208,6 +200,33 @@ func deviceRun(ctx context.Context, args []string, e env) error {
 	return err
 }
 
+// deviceInteractive shows each request as a card and takes the decision
+// from the keyboard: → approves (then pick the number), ← denies.
+func deviceInteractive(ctx context.Context, id *deviceclient.Identity, e env) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	replies := make(chan deviceclient.Reply)
+	reply := func(r deviceclient.Reply) tea.Cmd {
+		return func() tea.Msg {
+			select {
+			case replies <- r:
+			case <-ctx.Done():
+			}
+			return nil
+		}
+	}
+	p := tea.NewProgram(newCardModel(id.DeviceID, time.Now, reply), tea.WithContext(ctx),
+		tea.WithInput(e.stdin), tea.WithOutput(e.stdout))
+	go func() {
+		id.RunLive(ctx, func(m push.Message) { p.Send(serverMsg(m)) }, replies)
+	}()
+	_, err := p.Run()
+	if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
 func printCard(say func(string, ...any), req push.RequestView) {
 	say("\n┌──────────────────────────────────────────\n")
 	if req.Kind == "payment" {
@@ -218,104 +237,15 @@ func printCard(say func(string, ...any), req push.RequestView) {
 	}
 	say("│ From:   %s %s\n│ Browser: %s\n", req.IP, req.Country, clipText(req.Browser, 60))
 	say("│ Expires: %s\n", req.ExpiresAt.Local().Format("15:04:05"))
-	say("│ Pick the number the browser shows: %d   %d   %d\n", req.Choices[0], req.Choices[1], req.Choices[2])
+	if len(req.Choices) == 3 {
+		say("│ Pick the number the browser shows: %d   %d   %d\n", req.Choices[0], req.Choices[1], req.Choices[2])
+	}
 	say("└──────────────────────────────────────────\n")
 }
 
 func clipText(s string, n int) string {
 	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
+		return string(r[:max(0, n-1)]) + "…"
 	}
 	return s
-}
-
-// key is one keystroke of interest.
-type key int
-
-const (
-	keyLeft key = iota + 1
-	keyRight
-	key1
-	key2
-	key3
-	keyNotMe
-	keyQuit
-)
-
-// readKeys turns raw input into keys: arrows, 1-3, x, q and Ctrl-C.
-func readKeys(r io.Reader) <-chan key {
-	ch := make(chan key)
-	go func() {
-		defer close(ch)
-		buf := make([]byte, 16)
-		for {
-			n, err := r.Read(buf)
-			if err != nil {
-				return
-			}
-			in := buf[:n]
-			for len(in) > 0 {
-				switch {
-				case len(in) >= 3 && in[0] == 0x1b && in[1] == '[' && in[2] == 'C':
-					ch <- keyRight
-					in = in[3:]
-					continue
-				case len(in) >= 3 && in[0] == 0x1b && in[1] == '[' && in[2] == 'D':
-					ch <- keyLeft
-					in = in[3:]
-					continue
-				case in[0] == '1':
-					ch <- key1
-				case in[0] == '2':
-					ch <- key2
-				case in[0] == '3':
-					ch <- key3
-				case in[0] == 'x' || in[0] == 'X':
-					ch <- keyNotMe
-				case in[0] == 'q' || in[0] == 3:
-					ch <- keyQuit
-				}
-				in = in[1:]
-			}
-		}
-	}()
-	return ch
-}
-
-// ask takes the decision from the keyboard: 1, 2 or 3 selects a number,
-// arrow right approves with it, arrow left denies, x denies as "this
-// wasn't me".
-func ask(ctx context.Context, say func(string, ...any), keys <-chan key, req push.RequestView) (deviceclient.Answer, bool) {
-	sel := -1
-	say("Press 1, 2 or 3 to select the number, then → to approve; ← denies, x reports \"this wasn't me\".\n")
-	deadline := time.NewTimer(time.Until(req.ExpiresAt))
-	defer deadline.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return deviceclient.Answer{}, false
-		case <-deadline.C:
-			say("The request expired.\n")
-			return deviceclient.Answer{}, false
-		case k, ok := <-keys:
-			if !ok || k == keyQuit {
-				return deviceclient.Answer{}, false
-			}
-			switch k {
-			case key1, key2, key3:
-				sel = int(k - key1)
-				say("Selected %d.\n", req.Choices[sel])
-			case keyRight:
-				if sel < 0 {
-					say("Select the number first (1, 2 or 3).\n")
-					continue
-				}
-				return deviceclient.Answer{Approve: true, Number: req.Choices[sel]}, true
-			case keyLeft:
-				return deviceclient.Answer{}, true
-			case keyNotMe:
-				return deviceclient.Answer{NotMe: true}, true
-			}
-		}
-	}
 }

@@ -15,9 +15,13 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/assent-auth/assent/authserver"
 	"github.com/assent-auth/assent/oidcprovider"
+	"github.com/assent-auth/assent/profiles"
+	"github.com/assent-auth/assent/push"
 	"github.com/assent-auth/assent/push/fcm"
 	"github.com/assent-auth/assent/risk"
+	"github.com/assent-auth/assent/webhook"
 )
 
 // config is assentd's configuration. Each setting comes from, in order of
@@ -35,6 +39,19 @@ type config struct {
 	SessionTTL     time.Duration `yaml:"session_ttl"`
 	// PushTTL is how long an app approval request waits (default 120s).
 	PushTTL time.Duration `yaml:"push_ttl"`
+	// PushNumberMatching is "always" (the default) or "risk": no number to
+	// match when the risk level is low.
+	PushNumberMatching string `yaml:"push_number_matching"`
+	// PushLock is the fatigue defence: after Denials denials or wrong
+	// numbers within Window, push approvals of the user stop for Duration;
+	// MaxRequests within 15 minutes per user. Zero means the default
+	// (3 in 10m lock for 15m; 10 requests).
+	PushLock struct {
+		Denials     int           `yaml:"denials"`
+		Window      time.Duration `yaml:"window"`
+		Duration    time.Duration `yaml:"duration"`
+		MaxRequests int           `yaml:"max_requests"`
+	} `yaml:"push_lock"`
 	// FCMProjectID and FCMCredentialsFile (a service account JSON file)
 	// turn on FCM wake-ups for app devices; without them, websocket only.
 	FCMProjectID       string `yaml:"fcm_project_id"`
@@ -55,6 +72,13 @@ type config struct {
 	Clients []oidcprovider.ClientConfig `yaml:"clients"`
 	// Mail sets the sender and the SMTP server (see mail.go).
 	Mail mailConfig `yaml:"mail"`
+	// Profiles declares profile attributes, consent purposes and
+	// progressive profiling rules (see profiles.Schema).
+	Profiles profiles.Schema `yaml:"profiles"`
+	// Upstreams are OpenID providers to sign in and up with.
+	Upstreams []authserver.UpstreamConfig `yaml:"upstreams"`
+	// Webhooks are downstream receivers of profile and consent events.
+	Webhooks []webhook.Endpoint `yaml:"webhooks"`
 }
 
 // loadConfig parses args and the environment (getenv), reads the config
@@ -166,6 +190,13 @@ func (c *config) Validate() error {
 	c.validatePasskeys(bad)
 	c.validateClients(bad)
 	c.validateMail(bad)
+	if err := c.Profiles.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	for i, u := range c.Upstreams {
+		errs = append(errs, u.Validate(fmt.Sprintf("upstreams[%d]", i), &c.Profiles)...)
+	}
+	c.validateWebhooks(bad)
 	if c.MasterKey != "" && len(strings.TrimSpace(c.MasterKey)) < 43 {
 		bad("master_key", "must be 32 bytes, base64-encoded")
 	}
@@ -174,6 +205,12 @@ func (c *config) Validate() error {
 	}
 	if c.PushTTL != 0 && (c.PushTTL < 10*time.Second || c.PushTTL > 10*time.Minute) {
 		bad("push_ttl", "%v must be between 10s and 10m", c.PushTTL)
+	}
+	if v := c.PushNumberMatching; v != "" && v != "always" && v != "risk" {
+		bad("push_number_matching", "%q must be always or risk", v)
+	}
+	if l := c.PushLock; l.Denials < 0 || l.MaxRequests < 0 || l.Window < 0 || l.Duration < 0 || l.Duration > 24*time.Hour {
+		bad("push_lock", "denials, max_requests, window and duration must not be negative; duration at most 24h")
 	}
 	if (c.FCMProjectID == "") != (c.FCMCredentialsFile == "") {
 		bad("fcm_project_id", "fcm_project_id and fcm_credentials_file go together")
@@ -211,6 +248,15 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// withPush sets the server's number matching policy and push fatigue
+// defence from the file.
+func (c *config) withPush(sc authserver.Config) authserver.Config {
+	l := c.PushLock
+	sc.PushNumberMatching = c.PushNumberMatching
+	sc.PushFatigue = push.Fatigue{MaxDenials: l.Denials, DenialWindow: l.Window, LockFor: l.Duration, MaxRequests: l.MaxRequests}
+	return sc
 }
 
 // fcm returns the FCM settings, or nil when FCM is off.

@@ -75,11 +75,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	hooks, runHooks, err := newWebhooks(cfg, st, keys, log)
+	if err != nil {
+		return err
+	}
 	issuer, _ := url.Parse(cfg.Issuer)
-	srv, err := authserver.New(authserver.Config{
+	srv, err := authserver.New(cfg.withPush(authserver.Config{
 		Issuer:         issuer,
 		Store:          st,
-		Profiles:       profiles.New(profiles.Config{Store: st, Keys: keys, Hasher: profiles.NewHasher(profiles.DefaultArgon2Params)}),
+		Profiles:       profiles.New(profiles.Config{Store: st, Keys: keys, Hasher: profiles.NewHasher(profiles.DefaultArgon2Params), Schema: &cfg.Profiles}),
 		Keys:           keys,
 		Passkeys:       authserver.PasskeyConfig{RPID: cfg.PasskeyRPID, Origins: cfg.PasskeyOrigins},
 		RiskPolicy:     policy,
@@ -93,8 +97,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		PushTTL:        cfg.PushTTL,
 		FCM:            cfg.fcm(),
 		OIDCClients:    cfg.Clients,
+		Upstreams:      cfg.Upstreams,
+		Webhooks:       hooks,
 		Mail:           outbox,
-	})
+	}))
 	if err != nil {
 		return err
 	}
@@ -122,7 +128,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}
 	}()
 	go sweepSessions(ctx, db, log)
+	go srv.RunCIBA(ctx) // CIBA ping retries and expiry
 	mailDone := runOutbox(ctx, outbox)
+	hooksDone := runHooks(ctx)
 	if cfg.RiskPolicy != "" {
 		go watchPolicy(ctx, policy, cfg.RiskPolicy, log)
 	}
@@ -141,6 +149,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Warn("drain incomplete", "err", err)
 	}
 	<-mailDone // the delivery in progress finishes before the store closes
+	<-hooksDone
 	if err := db.Close(); err != nil {
 		return fmt.Errorf("close database: %w", err)
 	}
@@ -199,6 +208,9 @@ func sweepSessions(ctx context.Context, db *bolt.DB, log *slog.Logger) {
 			}
 			if _, err := db.DeleteExpiredOIDCAuthRequests(ctx, time.Now()); err != nil && !errors.Is(err, context.Canceled) {
 				log.Warn("authorization request sweep failed", "err", err)
+			}
+			if _, err := db.DeleteExpiredOIDCAssertions(ctx, time.Now()); err != nil && !errors.Is(err, context.Canceled) {
+				log.Warn("client assertion sweep failed", "err", err)
 			}
 		}
 	}

@@ -47,6 +47,7 @@ type Options struct {
 type DB struct {
 	db     *bbolt.DB
 	closed atomic.Bool
+	groups groupCommit // group.go
 }
 
 var _ store.Store = (*DB)(nil)

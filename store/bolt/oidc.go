@@ -123,6 +123,9 @@ func (d *DB) DeleteOIDCClient(ctx context.Context, id string) error {
 				return err
 			}
 		}
+		if err := deleteClientConsents(tx, id); err != nil {
+			return err
+		}
 		return b.Delete([]byte(id))
 	})
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 
 // bucketPush holds approval requests (since version 5): user id, 0x00,
 // request id -> JSON store.PushRequest. A user has few (at most one
-// pending), so the user's requests are read by prefix.
+// pending per relying party), so the user's requests are read by prefix.
 var bucketPush = []byte("push_requests")
 
 // createPushBucket is migration 5: approval requests. Nothing existing
@@ -25,7 +25,8 @@ var bucketPush = []byte("push_requests")
 func createPushBucket(tx *bbolt.Tx) error { return createBucketsNamed(tx, bucketPush) }
 
 // CreatePushRequest inserts r, checking in one transaction that the user
-// exists and has no request pending at now, and removing the user's
+// exists and has no request of the same relying party pending at now, and
+// removing the user's
 // requests that are no longer pending.
 func (d *DB) CreatePushRequest(ctx context.Context, r store.PushRequest, now time.Time) error {
 	if err := validUserID(r.UserID); err != nil {
@@ -39,9 +40,10 @@ func (d *DB) CreatePushRequest(ctx context.Context, r store.PushRequest, now tim
 	if err != nil {
 		return fmt.Errorf("create push request %q of user %q: %w", r.ID, r.UserID, err)
 	}
-	// Batched: concurrent requests share an fsync. fn may run again on
-	// its own if another in the batch fails, which its checks survive.
-	err = d.batch(ctx, func(tx *bbolt.Tx) error {
+	// Group-committed: concurrent requests share an fsync. fn may run
+	// again on its own if another in the group fails, which its checks
+	// survive.
+	err = d.group(ctx, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketUsers).Get([]byte(r.UserID)) == nil {
 			return store.ErrNotFound
 		}
@@ -51,11 +53,14 @@ func (d *DB) CreatePushRequest(ctx context.Context, r store.PushRequest, now tim
 			return err
 		}
 		for _, o := range old {
-			if o.PendingAt(now) || o.ID == r.ID {
+			if (o.PendingAt(now) && o.RPName == r.RPName) || o.ID == r.ID {
 				return store.ErrExists
 			}
 		}
 		for _, o := range old {
+			if o.PendingAt(now) {
+				continue
+			}
 			if err := b.Delete(userKey(r.UserID, o.ID)); err != nil {
 				return err
 			}
@@ -100,9 +105,10 @@ func (d *DB) ListPushRequests(ctx context.Context, userID string) ([]store.PushR
 // transaction.
 func (d *DB) UpdatePushRequest(ctx context.Context, userID, id string, fn func(store.PushRequest) (store.PushRequest, error)) (store.PushRequest, error) {
 	var out store.PushRequest
-	// Batched: concurrent decisions share an fsync; fn runs again (on its
-	// own) if another function in the batch fails, as the contract allows.
-	err := d.batch(ctx, func(tx *bbolt.Tx) error {
+	// Group-committed: concurrent decisions share an fsync; fn runs again
+	// (on its own) if another function in the group fails, as the
+	// contract allows.
+	err := d.group(ctx, func(tx *bbolt.Tx) error {
 		old, err := getPushRequest(tx, userID, id)
 		if err != nil {
 			return err

@@ -68,6 +68,11 @@ var migrations = []migration{
 	{version: 3, apply: createOutboxBucket},
 	{version: 4, apply: createOIDCBuckets},
 	{version: 5, apply: createPushBucket},
+	{version: 6, apply: createConsentsBucket},
+	{version: 7, apply: createOIDCGrantBuckets},
+	{version: 8, apply: createCIBABuckets},
+	{version: 9, apply: createLinkBuckets},
+	{version: 10, apply: createWebhookBucket},
 }
 
 // schemaVersion is the version this build writes.

@@ -173,44 +173,57 @@ func (d *DB) CompareAndSwapUser(ctx context.Context, u store.User) (store.User, 
 
 // DeleteUser removes, in one transaction, the user, its e-mail index entry,
 // its sessions, its factors with their lookup entries, and all its history
-// (sign-ins, payments, devices, payees, last report) and its OpenID Connect
-// refresh tokens; store.ErrNotFound if there is no such user.
+// (sign-ins, payments, devices, payees, last report), its OpenID Connect
+// refresh tokens, its push requests, its consent records and its links to upstream accounts;
+// store.ErrNotFound if there is no such user.
 func (d *DB) DeleteUser(ctx context.Context, id string) error {
-	err := d.update(ctx, func(tx *bbolt.Tx) error {
-		u, err := getUser(tx, id)
-		if err != nil {
-			return err
-		}
-		if len(u.EmailIndex) > 0 {
-			byEmail := tx.Bucket(bucketUsersByEmail)
-			// Only drop the entry if it is this user's.
-			if string(byEmail.Get(u.EmailIndex)) == id {
-				if err := byEmail.Delete(u.EmailIndex); err != nil {
-					return err
-				}
-			}
-		}
-		if _, err := deleteUserSessions(tx, id); err != nil {
-			return err
-		}
-		if err := deleteUserFactors(tx, id); err != nil {
-			return err
-		}
-		if err := deleteUserHistory(tx, id); err != nil {
-			return err
-		}
-		if err := deleteUserRefreshTokens(tx, id); err != nil {
-			return err
-		}
-		if err := deleteUserPush(tx, id); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketUsers).Delete([]byte(id))
-	})
+	err := d.update(ctx, func(tx *bbolt.Tx) error { return deleteUserTx(tx, id) })
 	if err != nil {
 		return fmt.Errorf("delete user %q: %w", id, err)
 	}
 	return nil
+}
+
+// deleteUserTx is DeleteUser inside tx; EraseUser shares it.
+func deleteUserTx(tx *bbolt.Tx, id string) error {
+	u, err := getUser(tx, id)
+	if err != nil {
+		return err
+	}
+	if len(u.EmailIndex) > 0 {
+		byEmail := tx.Bucket(bucketUsersByEmail)
+		// Only drop the entry if it is this user's.
+		if string(byEmail.Get(u.EmailIndex)) == id {
+			if err := byEmail.Delete(u.EmailIndex); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := deleteUserSessions(tx, id); err != nil {
+		return err
+	}
+	if err := deleteUserFactors(tx, id); err != nil {
+		return err
+	}
+	if err := deleteUserHistory(tx, id); err != nil {
+		return err
+	}
+	if err := deleteUserRefreshTokens(tx, id); err != nil {
+		return err
+	}
+	if err := deleteUserPush(tx, id); err != nil {
+		return err
+	}
+	if err := deleteUserConsents(tx, id); err != nil {
+		return err
+	}
+	if err := deleteUserLinks(tx, id); err != nil {
+		return err
+	}
+	if err := deleteUserOIDCConsents(tx, id); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketUsers).Delete([]byte(id))
 }
 
 // getUser decodes the user with the given id inside tx.

@@ -25,6 +25,11 @@ func RunOIDC(t *testing.T, open Opener) {
 		{"OIDCRefreshDeletedWithUserAndClient", testOIDCRefreshDeletedWithUserAndClient},
 		{"OIDCRefreshRevokedPerUser", testOIDCRefreshRevokedPerUser},
 		{"OIDCSigningKeys", testOIDCSigningKeys},
+		{"OIDCClientUpdate", testOIDCClientUpdate},
+		{"OIDCConsents", testOIDCConsents},
+		{"OIDCRefreshRevokedPerClient", testOIDCRefreshRevokedPerClient},
+		{"OIDCRefreshRevokedPerSession", testOIDCRefreshRevokedPerSession},
+		{"OIDCAssertionsUsedOnce", testOIDCAssertionsUsedOnce},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open) })

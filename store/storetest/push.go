@@ -40,9 +40,18 @@ func testPushRequests(t *testing.T, open Opener) {
 	if _, err := s.GetPushRequest(ctx, "u2", "r1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetPushRequest under another user: %v, want ErrNotFound", err)
 	}
-	// One pending request per user.
+	// One pending request per user ...
 	if err := s.CreatePushRequest(ctx, newPushRequest("u1", "r2", now), now.Add(time.Minute)); !errors.Is(err, store.ErrExists) {
 		t.Errorf("second pending request: %v, want ErrExists", err)
+	}
+	// ... and relying party: another relying party's request may wait too.
+	bank := newPushRequest("u1", "r1b", now)
+	bank.RPName = "Bank"
+	if err := s.CreatePushRequest(ctx, bank, now.Add(time.Minute)); err != nil {
+		t.Errorf("pending request of another relying party: %v", err)
+	}
+	if rs, err := s.ListPushRequests(ctx, "u1"); err != nil || len(rs) != 2 {
+		t.Errorf("ListPushRequests with two relying parties = %+v, %v", rs, err)
 	}
 	// Once the first has expired a new one may start, and the old one goes.
 	later := now.Add(3 * time.Minute)

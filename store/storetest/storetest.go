@@ -66,6 +66,11 @@ func Run(t *testing.T, open Opener) {
 		{"Reopen", testReopen},
 		{"Closed", testClosed},
 		{"CancelledContext", testCancelledContext},
+		{"Consents", testConsents},
+		{"ConsentsConcurrently", testConsentsConcurrently},
+		{"EraseUser", testEraseUser},
+		{"FederatedLinks", testFederatedLinks},
+		{"Webhooks", testWebhooks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open) })

@@ -1,0 +1,177 @@
+package authserver
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/assent-auth/assent/oidcprovider"
+	"github.com/assent-auth/assent/store"
+)
+
+// consentRoutes serves the consent page's answer and the list of
+// applications the user consented to, where consent is withdrawn.
+func (s *Server) consentRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /oidc/consent", s.handleConsent)
+	mux.HandleFunc("GET /security/apps", s.handleApps)
+	mux.HandleFunc("POST /security/apps/revoke", s.handleRevokeApp)
+}
+
+// oidcClientOf returns the client of the authorization request a sign-in
+// will resume (its return_to is the resume page), so the risk policy's
+// per-client overrides apply; empty for any other sign-in. It reads only
+// a form already parsed, never the body.
+func (s *Server) oidcClientOf(r *http.Request) string {
+	rt := r.PostForm.Get("return_to")
+	if rt == "" {
+		rt = r.URL.Query().Get("return_to")
+	}
+	u, err := url.Parse(safeReturnTo(rt))
+	if err != nil || u.Path != "/oidc/resume" {
+		return ""
+	}
+	id := u.Query().Get("id")
+	if id == "" {
+		return ""
+	}
+	c, err := s.oidc.RequestClient(r.Context(), id)
+	if err != nil {
+		return ""
+	}
+	return c
+}
+
+type scopeView struct{ Name, Label string }
+
+type consentPage struct {
+	RequestID string
+	Intro     string
+	Scopes    []scopeView
+}
+
+// renderConsent asks the user whether the third-party client may have
+// the scopes it requested.
+func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, id string, d oidcprovider.Decision) {
+	pg := s.newPage(w, r)
+	data := consentPage{RequestID: id, Intro: strings.ReplaceAll(pg.T("consent.intro"), "{client}", d.ClientID)}
+	for _, sc := range d.Scopes {
+		label := pg.T("consent.scope." + sc)
+		if label == "consent.scope."+sc {
+			label = sc
+		}
+		data.Scopes = append(data.Scopes, scopeView{Name: sc, Label: label})
+	}
+	pg.Data = data
+	s.render(w, r, http.StatusOK, "consent", pg)
+}
+
+// handleConsent takes the user's answer on the consent page. Only the
+// signed-in user the request is resuming for can answer it.
+func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	sess, err := s.session(r)
+	if err != nil {
+		if !errors.Is(err, errNoSession) {
+			s.log.ErrorContext(r.Context(), "load session failed", "err", err)
+		}
+		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
+		return
+	}
+	id := r.PostForm.Get("id")
+	decision := r.PostForm.Get("decision")
+	if decision != "allow" && decision != "deny" {
+		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
+		return
+	}
+	auth := oidcprovider.Authentication{Subject: sess.UserID, AuthTime: sess.AuthTime, AMR: sess.AMR}
+	d, err := s.oidc.Consent(r.Context(), id, auth, decision == "allow")
+	if errors.Is(err, oidcprovider.ErrUnknownRequest) {
+		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
+		return
+	}
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "consent failed", "err", err)
+		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	outcome := "ok"
+	if decision == "deny" {
+		outcome = "denied"
+	}
+	s.audit(r, store.AuditEvent{Kind: "oidc.consent", Actor: sess.UserID, Subject: sess.UserID, Outcome: outcome,
+		Details: map[string]string{"client_id": d.ClientID}})
+	w.Header().Set("Cache-Control", "no-store")
+	switch d.Outcome {
+	case oidcprovider.Completed:
+		// Back to the resume page, which checks the session again.
+		http.Redirect(w, r, d.Target, http.StatusSeeOther)
+	case oidcprovider.Failed:
+		s.audit(r, store.AuditEvent{Kind: "oidc.denied", Actor: sess.UserID, Outcome: "denied",
+			Details: map[string]string{"client_id": d.ClientID, "error": d.Error}})
+		http.Redirect(w, r, d.Target, http.StatusSeeOther)
+	}
+}
+
+type grantView struct {
+	ClientID  string
+	Scopes    []string
+	GrantedAt time.Time
+}
+
+type appsPage struct{ Grants []grantView }
+
+// handleApps lists the third-party applications the user consented to.
+func (s *Server) handleApps(w http.ResponseWriter, r *http.Request) {
+	_, ident, ok := s.signedIn(w, r)
+	if !ok {
+		return
+	}
+	gs, err := s.oidc.Grants(r.Context(), ident.ID)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "list consents failed", "err", err)
+		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	pg := s.newPage(w, r)
+	if r.URL.Query().Get("done") == "revoked" {
+		pg.Notice = pg.T("apps.revoked")
+	}
+	var data appsPage
+	for _, g := range gs {
+		data.Grants = append(data.Grants, grantView{ClientID: g.ClientID, Scopes: g.Scopes, GrantedAt: g.GrantedAt})
+	}
+	pg.User = ident
+	pg.Data = data
+	s.render(w, r, http.StatusOK, "apps", pg)
+}
+
+// handleRevokeApp withdraws the user's consent to a client and revokes
+// the refresh tokens it holds for the user.
+func (s *Server) handleRevokeApp(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	_, ident, ok := s.signedIn(w, r)
+	if !ok {
+		return
+	}
+	clientID := r.PostForm.Get("client_id")
+	n, err := s.oidc.RevokeGrant(r.Context(), ident.ID, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		s.renderError(w, r, http.StatusNotFound, "error.bad_request")
+		return
+	}
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "revoke consent failed", "err", err)
+		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	s.audit(r, store.AuditEvent{Kind: "oidc.consent_revoked", Actor: ident.ID, Subject: ident.ID, Outcome: "ok",
+		Details: map[string]string{"client_id": clientID, "revoked": strconv.Itoa(n)}})
+	http.Redirect(w, r, "/security/apps?done=revoked", http.StatusSeeOther)
+}

@@ -1,0 +1,62 @@
+package profiles
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"github.com/assent-auth/assent/store"
+)
+
+// ErrAlreadyLinked reports an upstream account that is linked to a user
+// already.
+var ErrAlreadyLinked = errors.New("profiles: upstream account already linked")
+
+// LinkKey returns the keyed hash under which an upstream account (issuer
+// and subject) is linked, so the store never holds the upstream subject.
+func (k *Keyring) LinkKey(issuer, subject string) []byte {
+	key, err := hkdf.Key(sha256.New, k.master, nil, "assent upstream links v1", 32)
+	if err != nil {
+		panic(err) // only on an invalid length, which is constant here
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(issuer))
+	m.Write([]byte{0})
+	m.Write([]byte(subject))
+	return m.Sum(nil)
+}
+
+// LinkedUser returns the user the upstream account is linked to, or
+// ErrNotFound.
+func (s *Service) LinkedUser(ctx context.Context, issuer, subject string) (Identity, error) {
+	l, err := s.store.GetFederatedLink(ctx, s.keys.LinkKey(issuer, subject))
+	if err != nil {
+		return Identity{}, mapNotFound(err)
+	}
+	return s.Get(ctx, l.UserID)
+}
+
+// Link links the upstream account to the user. It fails with
+// ErrAlreadyLinked if the upstream account is linked (to anyone) already,
+// and ErrNotFound if the user does not exist.
+func (s *Service) Link(ctx context.Context, userID, provider, issuer, subject string) error {
+	err := s.store.CreateFederatedLink(ctx, store.FederatedLink{Key: s.keys.LinkKey(issuer, subject), UserID: userID,
+		Provider: provider, CreatedAt: s.now().UTC()})
+	switch {
+	case errors.Is(err, store.ErrExists):
+		return ErrAlreadyLinked
+	case errors.Is(err, store.ErrNotFound):
+		return ErrNotFound
+	case err != nil:
+		return fmt.Errorf("link upstream account: %w", err)
+	}
+	return nil
+}
+
+// Links returns the user's links to upstream accounts.
+func (s *Service) Links(ctx context.Context, userID string) ([]store.FederatedLink, error) {
+	return s.store.ListFederatedLinks(ctx, userID)
+}
