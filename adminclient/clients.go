@@ -23,6 +23,7 @@ type OIDCClient struct {
 	JWKSURI                string          `json:"jwks_uri,omitempty"`
 	IDTokenAlg             string          `json:"id_token_signed_response_alg,omitempty"`
 	FirstParty             bool            `json:"first_party,omitempty"`
+	MaxAuthAgeSeconds      int64           `json:"max_auth_age_seconds,omitempty"`
 	// Configured marks a client declared in the server's configuration
 	// file; it cannot be deleted through the API.
 	Configured bool      `json:"configured,omitempty"`
@@ -51,6 +52,8 @@ type NewOIDCClient struct {
 	JWKSURI                string          `json:"jwks_uri,omitempty"`
 	IDTokenAlg             string          `json:"id_token_signed_response_alg,omitempty"`
 	FirstParty             bool            `json:"first_party,omitempty"`
+	// MaxAuthAgeSeconds is the oldest sign-in the client accepts.
+	MaxAuthAgeSeconds int64 `json:"max_auth_age_seconds,omitempty"`
 
 	CIBAMode             string `json:"ciba_mode,omitempty"`
 	NotificationEndpoint string `json:"notification_endpoint,omitempty"`

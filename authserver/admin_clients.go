@@ -35,6 +35,7 @@ type clientView struct {
 	JWKSURI                string          `json:"jwks_uri,omitempty"`
 	IDTokenAlg             string          `json:"id_token_signed_response_alg,omitempty"`
 	FirstParty             bool            `json:"first_party,omitempty"`
+	MaxAuthAgeSeconds      int64           `json:"max_auth_age_seconds,omitempty"`
 	Configured             bool            `json:"configured,omitempty"`
 	CreatedAt              time.Time       `json:"created_at,omitzero"`
 	// Secret is present only in the answer that creates the client.
@@ -49,7 +50,8 @@ func viewOf(c store.OIDCClient) clientView {
 	v := clientView{ID: c.ID, Public: c.Public, RedirectURIs: c.RedirectURIs, MinACR: c.MinACR,
 		Configured: c.CreatedAt.IsZero(), CreatedAt: c.CreatedAt,
 		AuthMethod: "client_secret_basic", PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, Scopes: c.Scopes,
-		GrantTypes: c.GrantTypes, JWKS: json.RawMessage(c.JWKS), JWKSURI: c.JWKSURI, IDTokenAlg: c.IDTokenAlg, FirstParty: c.FirstParty}
+		GrantTypes: c.GrantTypes, JWKS: json.RawMessage(c.JWKS), JWKSURI: c.JWKSURI, IDTokenAlg: c.IDTokenAlg, FirstParty: c.FirstParty,
+		MaxAuthAgeSeconds: int64(c.MaxAuthAge / time.Second)}
 	v.CIBAMode, v.NotificationEndpoint = c.CIBAMode, c.NotificationEndpoint
 	switch {
 	case c.Public:
@@ -73,6 +75,7 @@ type createClientRequest struct {
 	JWKSURI                string          `json:"jwks_uri"`
 	IDTokenAlg             string          `json:"id_token_signed_response_alg"`
 	FirstParty             bool            `json:"first_party"`
+	MaxAuthAgeSeconds      int64           `json:"max_auth_age_seconds"`
 
 	CIBAMode             string `json:"ciba_mode"`
 	NotificationEndpoint string `json:"notification_endpoint"`
@@ -87,7 +90,8 @@ func (s *Server) adminCreateClient(w http.ResponseWriter, r *http.Request) {
 		ID: req.ID, RedirectURIs: req.RedirectURIs, Public: req.Public, MinACR: req.MinACR,
 		PostLogoutRedirectURIs: req.PostLogoutRedirectURIs, Scopes: req.Scopes, GrantTypes: req.GrantTypes,
 		JWKS: string(req.JWKS), JWKSURI: req.JWKSURI, IDTokenAlg: req.IDTokenAlg, FirstParty: req.FirstParty,
-		CIBAMode: req.CIBAMode, NotificationEndpoint: req.NotificationEndpoint})
+		MaxAuthAge: time.Duration(req.MaxAuthAgeSeconds) * time.Second,
+		CIBAMode:   req.CIBAMode, NotificationEndpoint: req.NotificationEndpoint})
 	switch {
 	case errors.Is(err, oidcprovider.ErrInvalidClient):
 		writeProblem(w, http.StatusUnprocessableEntity, err.Error())

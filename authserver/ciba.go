@@ -605,6 +605,10 @@ func (s *Server) cibaWatch(ctx context.Context, rec store.CIBARequest) {
 	defer cancel()
 	timeout := time.NewTimer(rec.ExpiresAt.Sub(rec.CreatedAt) + time.Second)
 	defer timeout.Stop()
+	// A decision made before the subscription is seen here.
+	if settled, err := s.cibaSettle(ctx, rec); err == nil {
+		rec = settled
+	}
 	if rec.Status == store.CIBAPending {
 	wait:
 		for {

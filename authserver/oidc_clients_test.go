@@ -623,3 +623,33 @@ func TestOIDCSignOutEndsSessionTokens(t *testing.T) {
 		t.Error("a rotated refresh token outlived its session")
 	}
 }
+
+// TestOIDCClientMaxAuthAge: a payment-grade client accepts no sign-in
+// older than its max_auth_age; others keep the session.
+func TestOIDCClientMaxAuthAge(t *testing.T) {
+	e := newEnv(t, withClients(
+		oidcprovider.ClientConfig{ID: "web", Secret: rpSecret, RedirectURIs: []string{rpCallback}, FirstParty: true},
+		oidcprovider.ClientConfig{ID: "pay", Secret: rpSecret, RedirectURIs: []string{rpCallback}, FirstParty: true,
+			MaxAuthAge: 5 * time.Minute},
+	))
+	b := e.browser()
+	b.signUp("ada@example.com", password)
+	pay, web := e.rp("pay"), e.rp("web")
+	if u, _ := b.authorize(pay.cfg.AuthCodeURL("s", oauth2.S256ChallengeOption("v"))); callbackOf(t, u, "s").Get("code") == "" {
+		t.Fatalf("fresh session: ended at %v", u)
+	}
+	e.clock.Advance(6 * time.Minute)
+	if u, _ := b.authorize(web.cfg.AuthCodeURL("s", oauth2.S256ChallengeOption("v"))); callbackOf(t, u, "s").Get("code") == "" {
+		t.Errorf("web with a 6-minute-old session: ended at %v", u)
+	}
+	verifier := oauth2.GenerateVerifier()
+	u, _ := b.authorize(pay.cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
+	if u.Path != "/signin" {
+		t.Fatalf("pay with a 6-minute-old session: ended at %v, want sign-in", u)
+	}
+	u, _ = b.resumeSignIn(u, url.Values{"email": {"ada@example.com"}, "password": {password}})
+	_, _, c := pay.exchange(callbackOf(t, u, "s").Get("code"), verifier)
+	if c.AuthTime != e.clock.Now().Unix() {
+		t.Errorf("auth_time = %d, want the new sign-in's %d", c.AuthTime, e.clock.Now().Unix())
+	}
+}

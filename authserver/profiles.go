@@ -328,7 +328,7 @@ func (s *Server) handleAccountDelete(w http.ResponseWriter, r *http.Request) {
 	pseudo := s.cfg.Keys.Pseudonym(ident.ID)
 	s.audit(r, store.AuditEvent{Kind: "user.erased", Actor: pseudo, Subject: pseudo, Outcome: "ok", IP: "-", UserAgent: "-",
 		Details: map[string]string{"via": "account", "audit_events": strconv.Itoa(rep.AuditEvents)}})
-	s.syncErased(r, ident.ID, pseudo)
+	s.syncErased(r.Context(), ident.ID, pseudo)
 	http.Redirect(w, r, "/signin?erased=1", http.StatusSeeOther)
 }
 
@@ -636,6 +636,6 @@ func (s *Server) adminEraseUser(w http.ResponseWriter, r *http.Request) {
 	}
 	pseudo := s.cfg.Keys.Pseudonym(u.ID)
 	s.adminAudit(r, "user.erased", pseudo, map[string]string{"via": "admin", "audit_events": strconv.Itoa(rep.AuditEvents)})
-	s.syncErased(r, u.ID, pseudo)
+	s.syncErased(r.Context(), u.ID, pseudo)
 	writeJSON(w, http.StatusOK, map[string]any{"erased": true, "pseudonym": pseudo, "audit_events_pseudonymised": rep.AuditEvents})
 }

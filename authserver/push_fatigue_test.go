@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/assent-auth/assent/push"
 	"github.com/assent-auth/assent/push/deviceclient"
@@ -80,9 +81,9 @@ func TestPushLockShownOnWaitingPage(t *testing.T) {
 	if fin.status != http.StatusTooManyRequests || fin.header.Get("Retry-After") == "" {
 		t.Fatalf("finish while locked: %d %v", fin.status, fin.header)
 	}
-	mustContain(t, "finish while locked", fin.body, "paused for 15 minutes")
+	mustContain(t, "finish while locked", fin.body, "paused for a while")
 	mustContain(t, "finish while locked", fin.body, `action="/signin/factor/recovery"`)
-	if r := b.post("/signin/factor/push", url.Values{"csrf": {b.csrf()}}); r.status != http.StatusTooManyRequests || !strings.Contains(r.body, "paused for 15 minutes") {
+	if r := b.post("/signin/factor/push", url.Values{"csrf": {b.csrf()}}); r.status != http.StatusTooManyRequests || !strings.Contains(r.body, "paused for a while") {
 		t.Fatalf("new push while locked: %d", r.status)
 	}
 	if ev := e.lastEvent("push.refused"); ev.Details["reason"] != "locked" {
@@ -235,4 +236,67 @@ func TestSecurityPageAppDevices(t *testing.T) {
 	if _, err := keep.Connect(ctx); err != nil {
 		t.Errorf("the other device: %v", err)
 	}
+}
+
+// TestPushNumberMatchingByRisk: under the "risk" policy a sign-in that is
+// not low risk is asked for the number; a low-risk one that steps up (the
+// relying party asked for mfa) gets a request without a number: the page
+// shows none and the app approves with none.
+func TestPushNumberMatchingByRisk(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *Config) { c.PushNumberMatching = push.NumberByRisk })
+	ctx := t.Context()
+	b := e.browser()
+	b.signUp("ada@example.com", "correct horse battery")
+	id := b.enrollApp(ctx)
+	conn, err := id.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	approve := func(wantNumber bool) {
+		t.Helper()
+		wait := b.post("/signin/factor/push", url.Values{"csrf": {b.csrf()}})
+		nm := pushNumberRE.FindStringSubmatch(wait.body)
+		if wait.status != http.StatusOK || (nm != nil) != wantNumber {
+			t.Fatalf("waiting page (number wanted: %v): %d %s", wantNumber, wait.status, truncate(wait.body, 800))
+		}
+		req := *nextOfType(t, conn, push.MsgRequest).Request
+		a := deviceclient.Answer{Approve: true}
+		if wantNumber {
+			a.Number, _ = strconv.Atoi(nm[1])
+		} else {
+			mustContain(t, "waiting page", wait.body, "approve the request")
+			if len(req.Choices) != 0 {
+				t.Fatalf("choices %v without number matching", req.Choices)
+			}
+		}
+		d, _ := id.Sign(req, a)
+		conn.Send(d)
+		if res := nextOfType(t, conn, push.MsgResult); !res.OK {
+			t.Fatalf("approval: %+v", res)
+		}
+		wantRedirect(t, "finish", b.post("/signin/factor/push/finish", url.Values{"csrf": {b.csrf()}}), "/account")
+		if ev := e.lastEvent("push.created"); ev.Details["number_matching"] != strconv.FormatBool(wantNumber) {
+			t.Errorf("push.created = %+v", ev.Details)
+		}
+	}
+	// The first sign-in after enrolling is not low risk: number matching.
+	b.signOut()
+	wantRedirect(t, "first sign-in", b.signIn("ada@example.com", "correct horse battery"), "/signin/factor")
+	if lvl := e.lastEvent("risk.assessed").Details["level"]; lvl == "low" {
+		t.Fatalf("first sign-in assessed low")
+	}
+	approve(true)
+	// The same browser later: low risk, the password is enough ...
+	b.signOut()
+	e.clock.Advance(2 * time.Hour) // a device is known once seen for an hour
+	wantRedirect(t, "low-risk sign-in", b.signIn("ada@example.com", "correct horse battery"), "/account")
+	// ... unless the relying party asks for mfa: then no number to match.
+	b.signOut()
+	wantRedirect(t, "step-up", b.submit("/signin", "/signin", url.Values{"email": {"ada@example.com"}, "password": {"correct horse battery"}, "acr": {"mfa"}}), "/signin/factor")
+	if lvl := e.lastEvent("risk.assessed").Details["level"]; lvl != "low" {
+		t.Fatalf("step-up assessed %q, want low", lvl)
+	}
+	approve(false)
 }

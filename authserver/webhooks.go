@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -28,15 +29,15 @@ func (s *Server) syncUser(r *http.Request, event, userID string) {
 // syncErased tells the endpoints that a user was erased, so they erase
 // too. The outbox keeps it under the pseudonym; the payload (sealed, and
 // dropped once delivered) names the user id the endpoints know.
-func (s *Server) syncErased(r *http.Request, userID, pseudonym string) {
+func (s *Server) syncErased(ctx context.Context, userID, pseudonym string) {
 	if s.cfg.Webhooks == nil {
 		return
 	}
-	err := s.cfg.Webhooks.Enqueue(r.Context(), webhook.EventUserErased, pseudonym, func(webhook.Endpoint) (any, error) {
+	err := s.cfg.Webhooks.Enqueue(ctx, webhook.EventUserErased, pseudonym, func(webhook.Endpoint) (any, error) {
 		return map[string]string{"user_id": userID}, nil
 	})
 	if err != nil {
-		s.log.ErrorContext(r.Context(), "queue webhook failed", "event", webhook.EventUserErased, "err", err)
+		s.log.ErrorContext(ctx, "queue webhook failed", "event", webhook.EventUserErased, "err", err)
 	}
 }
 

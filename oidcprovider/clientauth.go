@@ -28,6 +28,10 @@ const maxClientForm = 64 << 10
 // signing algorithm in it, and SigningKey signs with that.
 type tokenCall struct {
 	alg jose.SignatureAlgorithm
+	// asserted is the client a verified client assertion authenticated.
+	asserted string
+	// client is the client the client credentials grant authenticated.
+	client *store.OIDCClient
 }
 
 type tokenCallKey struct{}
@@ -95,6 +99,9 @@ func (p *Provider) useAssertion(ctx context.Context, assertion string) (string, 
 	if err != nil {
 		p.log.ErrorContext(ctx, "record client assertion failed", "err", err)
 		return "server_error", ""
+	}
+	if call := tokenCallOf(ctx); call != nil {
+		call.asserted = req.Issuer
 	}
 	return "", ""
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -16,7 +17,7 @@ import (
 func (c ClientConfig) stored() store.OIDCClient {
 	sc := store.OIDCClient{ID: c.ID, Public: c.Public, RedirectURIs: slices.Clone(c.RedirectURIs), MinACR: c.MinACR,
 		PostLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs), Scopes: slices.Clone(c.Scopes),
-		GrantTypes: slices.Clone(c.GrantTypes), IDTokenAlg: c.IDTokenAlg, FirstParty: c.FirstParty,
+		GrantTypes: slices.Clone(c.GrantTypes), IDTokenAlg: c.IDTokenAlg, FirstParty: c.FirstParty, MaxAuthAge: c.MaxAuthAge,
 		CIBAMode: c.CIBAMode, NotificationEndpoint: c.NotificationEndpoint}
 	if c.JWKS != "" {
 		sc.JWKS = []byte(c.JWKS)
@@ -32,14 +33,26 @@ func (c ClientConfig) stored() store.OIDCClient {
 func (nc NewClient) applyTo(c *ClientConfig) {
 	c.PostLogoutRedirectURIs, c.Scopes, c.GrantTypes = nc.PostLogoutRedirectURIs, nc.Scopes, nc.GrantTypes
 	c.JWKS, c.JWKSURI, c.IDTokenAlg, c.FirstParty = nc.JWKS, nc.JWKSURI, nc.IDTokenAlg, nc.FirstParty
+	c.MaxAuthAge = nc.MaxAuthAge
 }
 
 // offeredGrants are the grant types a client may be allowed.
-var offeredGrants = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+var offeredGrants = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
 
-// clientAllowsGrant reports whether the client may use grant type g.
+// clientAllowsGrant reports whether the client may use grant type g. A
+// client without a list may use the user grants (authorization_code,
+// refresh_token); client_credentials must be listed.
 func clientAllowsGrant(c store.OIDCClient, g oidc.GrantType) bool {
+	if g == oidc.GrantTypeClientCredentials {
+		return slices.Contains(c.GrantTypes, string(g))
+	}
 	return len(c.GrantTypes) == 0 || slices.Contains(c.GrantTypes, string(g))
+}
+
+// needsRedirectURIs reports whether the client may start the code flow,
+// which needs a registered redirect URI.
+func (c ClientConfig) needsRedirectURIs() bool {
+	return len(c.GrantTypes) == 0 || slices.Contains(c.GrantTypes, string(oidc.GrantTypeCode))
 }
 
 // disallowedScopes returns the requested scopes the client may not ask
@@ -92,6 +105,12 @@ func (c ClientConfig) validateOptions(where string) []error {
 		if !slices.Contains(offeredGrants, oidc.GrantType(g)) {
 			errs = append(errs, fmt.Errorf("%s.grant_types: %q is not one of %v", where, g, offeredGrants))
 		}
+		if g == string(oidc.GrantTypeClientCredentials) && c.Public {
+			errs = append(errs, fmt.Errorf("%s.grant_types: client_credentials is for confidential clients only", where))
+		}
+	}
+	if c.MaxAuthAge != 0 && (c.MaxAuthAge < time.Minute || c.MaxAuthAge > 30*24*time.Hour) {
+		errs = append(errs, fmt.Errorf("%s.max_auth_age: %v must be between 1m and 720h", where, c.MaxAuthAge))
 	}
 	if c.IDTokenAlg != "" && !slices.Contains(signingAlgs, jose.SignatureAlgorithm(c.IDTokenAlg)) {
 		errs = append(errs, fmt.Errorf("%s.id_token_signed_response_alg: %q is not one of %v", where, c.IDTokenAlg, signingAlgs))

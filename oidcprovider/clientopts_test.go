@@ -84,6 +84,8 @@ func TestClientConfigValidate(t *testing.T) {
 		{"unknown grant", func(c *ClientConfig) { c.GrantTypes = []string{"password"} }, "grant_types"},
 		{"RS256", func(c *ClientConfig) { c.IDTokenAlg = "RS256" }, ""},
 		{"HS256", func(c *ClientConfig) { c.IDTokenAlg = "HS256" }, "id_token_signed_response_alg"},
+		{"max auth age", func(c *ClientConfig) { c.MaxAuthAge = 5 * time.Minute }, ""},
+		{"max auth age too short", func(c *ClientConfig) { c.MaxAuthAge = 10 * time.Second }, "max_auth_age"},
 		{"logout uri", func(c *ClientConfig) { c.PostLogoutRedirectURIs = []string{"https://c.example/bye"} }, ""},
 		{"bad logout uri", func(c *ClientConfig) { c.PostLogoutRedirectURIs = []string{"https://c.example/bye#x"} }, "post_logout"},
 	}

@@ -34,7 +34,8 @@ type ClientConfig struct {
 	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
 	// Scopes the client may request and GrantTypes it may use; empty for
 	// all of them (openid, email, offline_access; authorization_code,
-	// refresh_token).
+	// refresh_token). client_credentials must be listed, and a client
+	// that lists only it needs no redirect URIs.
 	Scopes     []string `yaml:"scopes"`
 	GrantTypes []string `yaml:"grant_types"`
 	// JWKS is the client's public key set (JSON) for private_key_jwt; such
@@ -48,6 +49,10 @@ type ClientConfig struct {
 	// FirstParty clients are the operator's own: users are not asked to
 	// consent to them.
 	FirstParty bool `yaml:"first_party"`
+	// MaxAuthAge is the oldest sign-in the client accepts, as if every
+	// request carried that max_age (5m for payment-grade clients, PSD2 RTS
+	// art. 4); zero for none.
+	MaxAuthAge time.Duration `yaml:"max_auth_age"`
 
 	// CIBAMode ("poll" or "ping") lets the client use OpenID CIBA;
 	// NotificationEndpoint is where ping mode posts (ciba.go).
@@ -67,7 +72,7 @@ func (c ClientConfig) Validate(where string) error {
 	if !c.Public && c.JWKS == "" && c.JWKSURI == "" && len(c.Secret) < 32 {
 		errs = append(errs, fmt.Errorf("%s.secret: at least 32 characters for a confidential client", where))
 	}
-	if err := validateRedirectURIs(c.RedirectURIs); err != nil && (c.CIBAMode == "" || len(c.RedirectURIs) > 0) {
+	if err := validateRedirectURIs(c.RedirectURIs); err != nil && (c.CIBAMode == "" && c.needsRedirectURIs() || len(c.RedirectURIs) > 0) {
 		errs = append(errs, fmt.Errorf("%s.redirect_uris: %w", where, err))
 	}
 	if _, ok := acr.Parse(c.MinACR); c.MinACR != "" && !ok {
@@ -106,6 +111,7 @@ type NewClient struct {
 	JWKSURI                string
 	IDTokenAlg             string
 	FirstParty             bool
+	MaxAuthAge             time.Duration
 
 	// CIBAMode and NotificationEndpoint as in ClientConfig.
 	CIBAMode             string

@@ -67,6 +67,8 @@ type Provider struct {
 	// remoteKeys caches key sets clients publish at their jwks_uri.
 	remoteKeys *remoteKeys
 	handler    http.Handler
+	// parseDetails validates authorization_details (SetAuthorizationDetailsParser).
+	parseDetails func(raw string) ([]byte, error)
 }
 
 // New builds the provider, creating the first signing key on a new store.
@@ -219,7 +221,7 @@ func (p *Provider) Discovery(ctx context.Context) *oidc.DiscoveryConfiguration {
 	// RP-initiated logout ends the browser session, so the server serves
 	// it (EndSession), not the library.
 	d.EndSessionEndpoint = issuerString(p.issuer) + EndSessionPath
-	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	d.GrantTypesSupported = slices.Clone(offeredGrants)
 	// Client assertions (private_key_jwt) are accepted at the token,
 	// introspection and revocation endpoints.
 	d.TokenEndpointAuthSigningAlgValuesSupported = []string{string(jose.RS256), string(jose.ES256), string(jose.PS256)}
@@ -262,6 +264,9 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := context.WithValue(r.Context(), ctxKey{}, r.Form.Get("claims"))
+	if r.Form.Has("authorization_details") {
+		ctx = context.WithValue(ctx, detailsKey{}, r.Form.Get("authorization_details"))
+	}
 	p.op.ServeHTTP(w, r.WithContext(ctx))
 }
 

@@ -58,6 +58,14 @@ type authRequest struct {
 	// Session is the id hash of the browser session that authorized the
 	// request (a refresh token's, for a refresh).
 	Session []byte `json:"session,omitempty"`
+
+	// AuthorizationDetails is the request's canonical RFC 9396 array (a
+	// payment at checkout, payment.go); PaymentApproved is set when the
+	// user approved exactly these bytes, Exemption when a PSD2 exemption
+	// let them through without a new challenge.
+	AuthorizationDetails json.RawMessage `json:"authorization_details,omitempty"`
+	PaymentApproved      bool            `json:"payment_approved,omitempty"`
+	Exemption            string          `json:"psd2_exemption,omitempty"`
 }
 
 var (

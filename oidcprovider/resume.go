@@ -2,6 +2,7 @@ package oidcprovider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"time"
@@ -35,6 +36,10 @@ const (
 	// Consent: a third-party client asks for Decision.Scopes and the user
 	// has not agreed yet; show the consent page, then call Consent.
 	Consent
+	// Payment: the request carries Decision.AuthorizationDetails that the
+	// user has not approved yet; show them, then call ApprovePayment or
+	// Reject (payment.go).
+	Payment
 )
 
 // Decision is the result of Resume.
@@ -52,6 +57,9 @@ type Decision struct {
 	// sign-in page then asks for a second factor even when the risk engine
 	// would have let a password through.
 	Want acr.Level
+	// AuthorizationDetails and PromptNone describe a Payment outcome.
+	AuthorizationDetails json.RawMessage
+	PromptNone           bool
 }
 
 // ErrUnknownRequest reports an authorization request that does not exist
@@ -115,6 +123,10 @@ func (p *Provider) Resume(ctx context.Context, id string, auth *Authentication) 
 			return p.fail(ctx, a, "consent_required", "")
 		}
 		d.Outcome, d.Scopes = Consent, a.Scopes
+		return d, nil
+	}
+	if len(a.AuthorizationDetails) > 0 && !a.PaymentApproved {
+		d.Outcome, d.Scopes, d.AuthorizationDetails, d.PromptNone = Payment, a.Scopes, a.AuthorizationDetails, a.PromptNone
 		return d, nil
 	}
 	a.Session = auth.Session

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/assent-auth/assent/acr"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -107,8 +108,18 @@ func (s storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _
 			a.Unmeetable = true
 		}
 	}
+	if c.MaxAuthAge > 0 {
+		if secs := uint(c.MaxAuthAge / time.Second); a.MaxAge == nil || *a.MaxAge > secs {
+			a.MaxAge = &secs
+		}
+	}
 	if l, ok := acr.Parse(c.MinACR); ok && l > a.Required {
 		a.Required = l
+	}
+	if raw, ok := ctx.Value(detailsKey{}).(string); ok {
+		if a.AuthorizationDetails, err = s.p.authorizationDetails(raw); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.p.putRequest(ctx, a, true); err != nil {
 		return nil, s.serverError(ctx, "store auth request failed", err)
@@ -199,6 +210,10 @@ func (s storage) DeleteAuthRequest(ctx context.Context, id string) error {
 // CreateAccessToken returns the id of a JWT access token. The id carries
 // the granted scopes so that userinfo answers only what was granted.
 func (s storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	if r, ok := req.(*clientTokenRequest); ok {
+		id, exp := s.clientAccessToken(r)
+		return id, exp, nil
+	}
 	return accessTokenID(req.GetScopes()), time.Now().Add(s.p.accessTTL), nil
 }
 
@@ -410,10 +425,21 @@ func (s storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, 
 }
 
 func (s storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
-	return s.p.userinfo(ctx, ui, req.GetSubject(), scopes)
+	if err := s.p.userinfo(ctx, ui, req.GetSubject(), scopes); err != nil {
+		return err
+	}
+	if a, ok := req.(*authRequest); ok { // into the ID token only: userinfo has no request
+		for k, v := range paymentClaims(a) {
+			ui.AppendClaims(k, v)
+		}
+	}
+	return nil
 }
 
 func (s storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, _ string) error {
+	if strings.HasPrefix(tokenID, clientTokenPrefix) {
+		return errClientToken
+	}
 	return s.p.userinfo(ctx, ui, subject, scopesOfTokenID(tokenID))
 }
 
@@ -442,6 +468,7 @@ func (s storage) GetPrivateClaimsFromRequest(_ context.Context, req op.TokenRequ
 	if len(a.AMR) > 0 {
 		claims["amr"] = a.AMR
 	}
+	maps.Copy(claims, paymentClaims(a))
 	return claims, nil
 }
 

@@ -71,7 +71,8 @@ func TestSchemaValidate(t *testing.T) {
 			{Name: "f", Type: TypeString, Purposes: []string{"nope"}},
 			{Name: "a", Type: TypeString},
 		},
-		Prompts: []PromptRule{{Attributes: []string{"zzz"}}},
+		Prompts:   []PromptRule{{Attributes: []string{"zzz"}}},
+		Retention: Retention{Unverified: time.Hour, Inactive: 24 * time.Hour},
 	}
 	err := bad.Validate()
 	if err == nil {
@@ -82,6 +83,7 @@ func TestSchemaValidate(t *testing.T) {
 		"profiles.attributes[0].type", "profiles.attributes[1].values", "profiles.attributes[2].pattern",
 		"profiles.attributes[3].sensitivity", "profiles.attributes[3].scope", "profiles.attributes[4].claim",
 		"profiles.attributes[5].purposes", "profiles.attributes[6].name", "profiles.prompts[0].attributes", "profiles.prompts[0]: needs",
+		"profiles.retention.unverified", "profiles.retention.inactive",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate error lacks %q:\n%v", want, err)

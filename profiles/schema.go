@@ -33,10 +33,12 @@ const (
 // they may be used for, and when to ask for them. The zero value declares
 // nothing. Call Validate (or Compile) before use.
 type Schema struct {
-	Attributes []Attribute   `yaml:"attributes" json:"attributes"`
-	Purposes   []Purpose     `yaml:"purposes" json:"purposes"`
-	Prompts    []PromptRule  `yaml:"prompts" json:"prompts,omitempty"`
-	compiled   *compiledInfo `yaml:"-" json:"-"`
+	Attributes []Attribute  `yaml:"attributes" json:"attributes"`
+	Purposes   []Purpose    `yaml:"purposes" json:"purposes"`
+	Prompts    []PromptRule `yaml:"prompts" json:"prompts,omitempty"`
+	// Retention erases unverified and inactive accounts (retention.go).
+	Retention Retention     `yaml:"retention" json:"retention"`
+	compiled  *compiledInfo `yaml:"-" json:"-"`
 }
 
 type compiledInfo struct {
@@ -224,6 +226,7 @@ func (s *Schema) Validate() error {
 			bad(f+".scope", "%q is not the scope of any attribute", r.Scope)
 		}
 	}
+	s.Retention.validate(func(field, format string, a ...any) { bad(field, format, a...) })
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}

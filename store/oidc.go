@@ -31,6 +31,9 @@ type OIDCClient struct {
 	// IDTokenAlg is the id_token_signed_response_alg: ES256 (default) or
 	// RS256.
 	IDTokenAlg string `json:"id_token_alg,omitempty"`
+	// MaxAuthAge, when set, is the oldest sign-in the client accepts
+	// (a max_age on every request; 5 minutes for payment-grade clients).
+	MaxAuthAge time.Duration `json:"max_auth_age,omitempty"`
 	// FirstParty clients skip the consent screen.
 	FirstParty bool      `json:"first_party,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`

@@ -44,7 +44,7 @@ Usage:
   assent audit [--after SEQ] [--limit N]
   assent client create --id ID --redirect-uri URI [--public] [--min-acr ACR]
         [--post-logout-redirect-uri URI] [--scope S] [--grant-type G] [--jwks FILE | --jwks-uri URL]
-        [--id-token-alg RS256] [--first-party]
+        [--id-token-alg RS256] [--first-party] [--max-auth-age 5m]
                                 register an OpenID Connect client; prints its secret once
   assent client list | show ID | delete ID | rotate-secret ID
   assent risk explain --user E  recent risk assessments with every reason

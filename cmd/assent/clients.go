@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/assent-auth/assent/adminclient"
 )
@@ -52,6 +53,7 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 	fs.Var(&scopes, "scope", "a scope the client may request (repeat; default all)")
 	fs.Var(&grants, "grant-type", "a grant type the client may use (repeat; default authorization_code and refresh_token)")
 	jwksFile := fs.String("jwks", "", "file with the client's public JWK set: private_key_jwt instead of a secret")
+	maxAuthAge := fs.Duration("max-auth-age", 0, "oldest sign-in the client accepts, e.g. 5m for payments (default none)")
 	jwksURI := fs.String("jwks-uri", "", "URL where the client publishes its public JWK set (private_key_jwt)")
 	idTokenAlg := fs.String("id-token-alg", "", "id_token_signed_response_alg: ES256 (default) or RS256")
 	firstParty := fs.Bool("first-party", false, "the operator's own application: no consent screen")
@@ -71,6 +73,7 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 		PostLogoutRedirectURIs: logoutURIs, Scopes: scopes, GrantTypes: grants, IDTokenAlg: *idTokenAlg, FirstParty: *firstParty,
 		CIBAMode: *cibaMode, NotificationEndpoint: *notifyEndpoint}
 	nc.JWKSURI = *jwksURI
+	nc.MaxAuthAgeSeconds = int64(*maxAuthAge / time.Second)
 	if *jwksFile != "" {
 		b, err := os.ReadFile(*jwksFile)
 		if err != nil {
@@ -182,6 +185,9 @@ func printClient(w io.Writer, x adminclient.OIDCClient) {
 	}
 	if x.IDTokenAlg != "" {
 		fmt.Fprintf(w, "id token alg:   %s\n", x.IDTokenAlg)
+	}
+	if x.MaxAuthAgeSeconds > 0 {
+		fmt.Fprintf(w, "max auth age:   %v\n", time.Duration(x.MaxAuthAgeSeconds)*time.Second)
 	}
 	if x.FirstParty {
 		fmt.Fprintf(w, "first party:    yes (no consent screen)\n")

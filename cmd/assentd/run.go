@@ -129,6 +129,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}()
 	go sweepSessions(ctx, db, log)
 	go srv.RunCIBA(ctx) // CIBA ping retries and expiry
+	retentionDone := make(chan struct{})
+	go func() { defer close(retentionDone); srv.RunRetention(ctx) }() // profiles.retention
 	mailDone := runOutbox(ctx, outbox)
 	hooksDone := runHooks(ctx)
 	if cfg.RiskPolicy != "" {
@@ -150,6 +152,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	<-mailDone // the delivery in progress finishes before the store closes
 	<-hooksDone
+	<-retentionDone
 	if err := db.Close(); err != nil {
 		return fmt.Errorf("close database: %w", err)
 	}

@@ -47,7 +47,6 @@ type Options struct {
 type DB struct {
 	db     *bbolt.DB
 	closed atomic.Bool
-	groups groupCommit // group.go
 }
 
 var _ store.Store = (*DB)(nil)

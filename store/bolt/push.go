@@ -40,10 +40,9 @@ func (d *DB) CreatePushRequest(ctx context.Context, r store.PushRequest, now tim
 	if err != nil {
 		return fmt.Errorf("create push request %q of user %q: %w", r.ID, r.UserID, err)
 	}
-	// Group-committed: concurrent requests share an fsync. fn may run
-	// again on its own if another in the group fails, which its checks
-	// survive.
-	err = d.group(ctx, func(tx *bbolt.Tx) error {
+	// Batched: concurrent requests share an fsync. fn may run again on
+	// its own if another in the batch fails, which its checks survive.
+	err = d.batch(ctx, func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketUsers).Get([]byte(r.UserID)) == nil {
 			return store.ErrNotFound
 		}
@@ -105,10 +104,9 @@ func (d *DB) ListPushRequests(ctx context.Context, userID string) ([]store.PushR
 // transaction.
 func (d *DB) UpdatePushRequest(ctx context.Context, userID, id string, fn func(store.PushRequest) (store.PushRequest, error)) (store.PushRequest, error) {
 	var out store.PushRequest
-	// Group-committed: concurrent decisions share an fsync; fn runs again
-	// (on its own) if another function in the group fails, as the
-	// contract allows.
-	err := d.group(ctx, func(tx *bbolt.Tx) error {
+	// Batched: concurrent decisions share an fsync; fn runs again (on its
+	// own) if another function in the batch fails, as the contract allows.
+	err := d.batch(ctx, func(tx *bbolt.Tx) error {
 		old, err := getPushRequest(tx, userID, id)
 		if err != nil {
 			return err
