@@ -509,7 +509,7 @@ func (s *Server) handleTokenWithCIBA(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.PostForm.Get("grant_type") != oidcprovider.GrantTypeCIBA {
-		s.oidc.Handler().ServeHTTP(w, r)
+		s.serveTokenWithDetails(w, r) // oidc_payment.go
 		return
 	}
 	c, e := s.cibaClient(r)

@@ -8,12 +8,15 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/text/language"
 
+	"github.com/assent-auth/assent/acr"
 	"github.com/assent-auth/assent/devices"
 	"github.com/assent-auth/assent/profiles"
+	"github.com/assent-auth/assent/risk"
 	"github.com/assent-auth/assent/store"
 )
 
@@ -102,6 +105,9 @@ type pendingSignIn struct {
 	ReturnTo string            `json:"return_to,omitempty"`
 	AMR      []string          `json:"amr"`
 	Details  map[string]string `json:"details,omitempty"`
+	// Offer lists the methods the risk engine (or the relying party's
+	// acr) asks for, preferred first; empty offers every method.
+	Offer []string `json:"offer,omitempty"`
 }
 
 // beginSecondFactor asks a user who passed the password for one of their
@@ -120,7 +126,7 @@ func (s *Server) beginSecondFactor(w http.ResponseWriter, r *http.Request, ident
 	if !ov.HasStrong {
 		return false
 	}
-	p := pendingSignIn{UserID: ident.ID, ReturnTo: returnTo, AMR: []string{"pwd"}, Details: details}
+	p := pendingSignIn{UserID: ident.ID, ReturnTo: returnTo, AMR: []string{"pwd"}, Details: details, Offer: offerOf(r, details)}
 	if err := s.putFlow(w, r, pendingCookie, p); err != nil {
 		s.log.ErrorContext(r.Context(), "store pending sign-in failed", "err", err)
 		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
@@ -140,6 +146,75 @@ type factorPage struct {
 	Passkey  bool
 	TOTP     bool
 	Recovery bool
+	// Order lists the methods to show ("push", "passkey", "totp"),
+	// preferred first.
+	Order []string
+}
+
+// defaultOrder is the order of methods when nothing prefers another.
+var defaultOrder = []string{risk.MethodPush, risk.MethodPasskey, risk.MethodTOTP}
+
+// offerOf is the methods a second factor may use for this sign-in: those
+// the risk engine named for a challenge, narrowed to passkeys when the
+// relying party asks for phishing resistance.
+func offerOf(r *http.Request, details map[string]string) []string {
+	offer := strings.Fields(details["methods"])
+	if l, ok := acr.Parse(r.PostFormValue("acr")); ok && l >= acr.PhishingResistant {
+		offer = []string{risk.MethodPasskey}
+	}
+	return offer
+}
+
+// methodOrder returns the methods to show the user, preferred first. When
+// the user has one of the methods the sign-in offers, only those are
+// shown (and accepted): a phished password and a relayed code do not
+// stand in for the passkey the engine asked for. A user with none of them
+// is shown what they have; the session's acr says truthfully what it was.
+func (s *Server) methodOrder(p pendingSignIn, ov devices.Overview) []string {
+	usable := func(m string) bool {
+		switch m {
+		case risk.MethodPush:
+			return ov.AppDevices > 0
+		case risk.MethodPasskey:
+			return ov.Passkeys > 0 && s.devices.Passkeys()
+		case risk.MethodTOTP:
+			return ov.TOTP
+		}
+		return false
+	}
+	var out []string
+	for _, m := range p.Offer {
+		if usable(m) && !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	for _, m := range defaultOrder {
+		if usable(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// methodRefused answers with the factor page when the pending sign-in
+// does not offer method m; it has answered when it returns true.
+func (s *Server) methodRefused(w http.ResponseWriter, r *http.Request, p pendingSignIn, m string) bool {
+	ov, err := s.devices.Overview(r.Context(), p.UserID)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "read factors failed", "user_id", p.UserID, "err", err)
+		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
+		return true
+	}
+	if slices.Contains(s.methodOrder(p, ov), m) {
+		return false
+	}
+	s.audit(r, store.AuditEvent{Kind: "signin.method_refused", Actor: p.UserID, Subject: p.UserID, Outcome: "denied",
+		Details: map[string]string{"method": m, "offer": strings.Join(p.Offer, " ")}})
+	s.renderFactorPage(w, r, http.StatusForbidden, p, "factor.method_not_offered")
+	return true
 }
 
 // pending returns the request's pending sign-in, or answers with the
@@ -176,7 +251,9 @@ func (s *Server) renderFactorPage(w http.ResponseWriter, r *http.Request, status
 	if errKey != "" {
 		pg.Error = pg.T(errKey)
 	}
-	pg.Data = factorPage{App: ov.AppDevices > 0, Passkey: ov.Passkeys > 0 && s.devices.Passkeys(), TOTP: ov.TOTP, Recovery: ov.Recovery > 0}
+	order := s.methodOrder(p, ov)
+	pg.Data = factorPage{App: slices.Contains(order, risk.MethodPush), Passkey: slices.Contains(order, risk.MethodPasskey),
+		TOTP: slices.Contains(order, risk.MethodTOTP), Recovery: ov.Recovery > 0, Order: order}
 	s.render(w, r, status, "factor", pg)
 }
 
@@ -300,7 +377,7 @@ func (s *Server) handleFactorTOTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, nonce, ok := s.pending(w, r)
-	if !ok || s.secondFactorThrottled(w, r, p) {
+	if !ok || s.secondFactorThrottled(w, r, p) || s.methodRefused(w, r, p, risk.MethodTOTP) {
 		return
 	}
 	err := s.devices.VerifyTOTP(r.Context(), p.UserID, r.PostFormValue("code"))

@@ -19,7 +19,7 @@ import (
 // into layout.html) under mail/, and its subject is the message
 // "mail.NAME.subject". A theme directory overrides any of them in its own
 // mail/ directory, and their texts come from the pages' catalogs.
-var mailNames = []string{"verify", "reset", "reset_done", "email_confirm", "email_changed", "notice"}
+var mailNames = []string{"verify", "reset", "reset_done", "email_confirm", "email_changed", "notice", "signin_link"}
 
 // mailTemplates holds the parsed mail templates.
 type mailTemplates struct {

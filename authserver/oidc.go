@@ -49,6 +49,7 @@ func (s *Server) oidcRoutes(mux *http.ServeMux, cop *http.CrossOriginProtection)
 	mux.HandleFunc("GET /oidc/resume", s.handleOIDCResume)
 	mux.HandleFunc(oidcprovider.EndSessionPath, s.handleEndSession)
 	s.consentRoutes(mux)
+	s.checkoutRoutes(mux)
 	cop.AddInsecureBypassPattern(oidcprovider.EndSessionPath)
 }
 
@@ -88,6 +89,8 @@ func (s *Server) handleOIDCResume(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, to, http.StatusSeeOther)
 	case oidcprovider.Consent:
 		s.renderConsent(w, r, id, d)
+	case oidcprovider.Payment:
+		s.checkoutPayment(w, r, id, d, auth) // oidc_payment.go
 	case oidcprovider.Completed:
 		if auth != nil && s.askBeforeAuthorizing(w, r, auth.Subject, d.Scopes) { // progressive profiling (profiles.go)
 			return

@@ -364,6 +364,10 @@ func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) {
 	p.ReturnTo = safeReturnTo(r.PostFormValue("return_to"))
 	p.Form["email"] = truncate(r.PostFormValue("email"), 254)
 	p.Form["name"] = truncate(r.PostFormValue("name"), 200)
+	if r.PostFormValue("password") == "" {
+		s.signUpWithoutPassword(w, r, p) // signinlink.go
+		return
+	}
 	ident, err := s.profiles.Create(r.Context(), profiles.NewUser{
 		Email:    r.PostFormValue("email"),
 		Name:     r.PostFormValue("name"),
@@ -421,8 +425,11 @@ func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request) {
 	}
 	p := s.newPage(w, r)
 	p.User = ident
-	if r.URL.Query().Get("nudge") == "add_passkey" {
+	switch r.URL.Query().Get("nudge") {
+	case "add_passkey":
 		p.Notice = p.T("account.nudge_passkey")
+	case "passkey_after_link": // signinlink.go
+		p.Notice = p.T("account.nudge_passkey_link")
 	}
 	s.render(w, r, http.StatusOK, "account", p)
 }

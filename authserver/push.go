@@ -21,6 +21,7 @@ import (
 	"github.com/assent-auth/assent/devices"
 	"github.com/assent-auth/assent/push"
 	"github.com/assent-auth/assent/push/fcm"
+	"github.com/assent-auth/assent/risk"
 	"github.com/assent-auth/assent/store"
 )
 
@@ -408,7 +409,7 @@ func (s *Server) handleFactorPush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, _, ok := s.pending(w, r)
-	if !ok || s.secondFactorThrottled(w, r, p) {
+	if !ok || s.secondFactorThrottled(w, r, p) || s.methodRefused(w, r, p, risk.MethodPush) {
 		return
 	}
 	ip := clientIP(r)

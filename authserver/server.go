@@ -57,6 +57,9 @@ type Config struct {
 	ThemeDir string
 	// SessionTTL is a browser session's absolute lifetime (default 12 h).
 	SessionTTL time.Duration
+	// SessionIdle ends a browser session unused for this long; zero
+	// keeps it until SessionTTL.
+	SessionIdle time.Duration
 	// FailureDelay is the delay after the first failed sign-in; it doubles
 	// with every further failure from the same IP or for the same e-mail,
 	// up to MaxFailureDelay (defaults 250 ms and 4 s).

@@ -89,11 +89,33 @@ func (s *Server) session(r *http.Request) (store.Session, error) {
 	if err != nil {
 		return store.Session{}, err
 	}
-	if !s.now().Before(sess.ExpiresAt) {
+	now := s.now()
+	if !now.Before(sess.ExpiresAt) {
 		return store.Session{}, errNoSession
+	}
+	if idle := s.cfg.SessionIdle; idle > 0 {
+		seen := sess.LastSeen
+		if seen.IsZero() {
+			seen = sess.CreatedAt
+		}
+		if now.Sub(seen) >= idle {
+			return store.Session{}, errNoSession
+		}
+		// Recorded to the minute, so a busy session costs one write a
+		// minute, not one per request.
+		if now.Sub(seen) >= sessionTouchEvery {
+			if err := s.store.TouchSession(r.Context(), sess.IDHash, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+				s.log.WarnContext(r.Context(), "session touch failed", "err", err)
+			}
+			sess.LastSeen = now
+		}
 	}
 	return sess, nil
 }
+
+// sessionTouchEvery is how stale a session's LastSeen may grow before a
+// request records it again.
+const sessionTouchEvery = time.Minute
 
 // endSession deletes the request's session, if any, and clears the cookie.
 func (s *Server) endSession(w http.ResponseWriter, r *http.Request) (store.Session, bool) {

@@ -27,9 +27,9 @@ type benchResult struct {
 
 // TestBench runs the load generator against a real server: password
 // sign-ins through the pages, then the code flow with PKCE, the refresh
-// grant, introspection and risk assessments, each measured with no
-// errors, the server sampled from /proc, and every user and client it made
-// removed afterwards.
+// grant, the client credentials grant, introspection and risk
+// assessments, each measured with no errors, the server sampled from
+// /proc, and every user and client it made removed afterwards.
 func TestBench(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, filepath.Join(t.TempDir(), "data"))
@@ -38,11 +38,11 @@ func TestBench(t *testing.T) {
 		t.Fatalf("bench signin: %d %q %q", code, out, errOut)
 	}
 	checkBench(t, out, "signin")
-	out, errOut, code = s.cli("", "bench", "--scenario", "oidc-code,refresh,introspect,risk", "--duration", "2s", "--warmup", "200ms", "--concurrency", "2", "--json")
+	out, errOut, code = s.cli("", "bench", "--scenario", "oidc-code,refresh,client-credentials,introspect,risk", "--duration", "2s", "--warmup", "200ms", "--concurrency", "2", "--json")
 	if code != 0 {
-		t.Fatalf("bench oidc-code,refresh,introspect,risk: %d %q %q", code, out, errOut)
+		t.Fatalf("bench oidc-code,refresh,client-credentials,introspect,risk: %d %q %q", code, out, errOut)
 	}
-	checkBench(t, out, "oidc-code", "refresh", "introspect", "risk")
+	checkBench(t, out, "oidc-code", "refresh", "client-credentials", "introspect", "risk")
 	if !strings.Contains(errOut, "refresh measuring") {
 		t.Errorf("no progress line on stderr: %q", errOut)
 	}

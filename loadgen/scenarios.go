@@ -16,7 +16,7 @@ import (
 
 // Scenarios lists the scenarios New knows, in the order `assent bench
 // --scenario all` runs them.
-var Scenarios = []string{"signin", "oidc-code", "refresh", "client-credentials", "introspect", "risk"}
+var Scenarios = []string{"signin", "oidc-code", "refresh", "client-credentials", "introspect", "risk", "ciba"}
 
 // Target is the server under load.
 type Target struct {
@@ -51,6 +51,8 @@ func New(name string, t Target) (Scenario, error) {
 		return &introspectScenario{fixture: f}, nil
 	case "risk":
 		return &riskScenario{fixture: f}, nil
+	case "ciba":
+		return &cibaScenario{fixture: f}, nil
 	}
 	return nil, fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(Scenarios, ", "))
 }

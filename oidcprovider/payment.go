@@ -84,7 +84,19 @@ func (p *Provider) ApprovePayment(ctx context.Context, id string, auth Authentic
 	if err := p.putRequest(ctx, a, false); err != nil {
 		return Decision{}, err
 	}
-	return p.Resume(ctx, id, &auth)
+	d, err := p.Resume(ctx, id, &auth)
+	if err != nil || d.Outcome == Completed || d.Outcome == Failed {
+		return d, err
+	}
+	// The approval did not complete the request (a sign-in or consent
+	// comes first): it is not kept for whoever finishes it later.
+	if a, err := p.request(ctx, id); err == nil {
+		a.PaymentApproved, a.Exemption = false, ""
+		if err := p.putRequest(ctx, a, false); err != nil {
+			return Decision{}, err
+		}
+	}
+	return d, nil
 }
 
 // Reject ends request id with an error at the client's redirect URI.

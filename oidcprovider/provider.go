@@ -69,6 +69,9 @@ type Provider struct {
 	handler    http.Handler
 	// parseDetails validates authorization_details (SetAuthorizationDetailsParser).
 	parseDetails func(raw string) ([]byte, error)
+	// auditSlots bounds the audit events written in the background
+	// (auditAsync).
+	auditSlots chan struct{}
 }
 
 // New builds the provider, creating the first signing key on a new store.
@@ -95,6 +98,7 @@ func New(ctx context.Context, c Config) (*Provider, error) {
 		issuer: c.Issuer, store: c.Store, profiles: c.Profiles, log: c.Logger, now: c.Now,
 		static: map[string]store.OIDCClient{}, resumePath: c.ResumePath, remoteKeys: newRemoteKeys(),
 		accessTTL: c.AccessTokenTTL, refreshTTL: c.RefreshTokenTTL, requestTTL: c.AuthRequestTTL,
+		auditSlots: make(chan struct{}, maxBackgroundAudits),
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)

@@ -72,6 +72,9 @@ type Session struct {
 	CreatedAt time.Time `json:"created_at"`
 	// ExpiresAt is the absolute end of the session.
 	ExpiresAt time.Time `json:"expires_at"`
+	// LastSeen is when the session was last used, kept to about a minute
+	// (see TouchSession); zero means never since CreatedAt.
+	LastSeen time.Time `json:"last_seen,omitzero"`
 }
 
 // AuditEvent is one entry of the append-only security log.
@@ -159,6 +162,10 @@ type Sessions interface {
 	// GetSession returns the session with the given id hash, or ErrNotFound.
 	// Expired sessions are returned as they are; callers check ExpiresAt.
 	GetSession(ctx context.Context, idHash []byte) (Session, error)
+	// TouchSession records that the session was used at at (LastSeen
+	// never moves back); ErrNotFound if absent. Concurrent touches share
+	// commits.
+	TouchSession(ctx context.Context, idHash []byte, at time.Time) error
 	// DeleteSession removes one session; ErrNotFound if absent.
 	DeleteSession(ctx context.Context, idHash []byte) error
 	// DeleteUserSessions removes every session of the user and reports how

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -51,7 +52,7 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 	var logoutURIs, scopes, grants repeated
 	fs.Var(&logoutURIs, "post-logout-redirect-uri", "where RP-initiated logout may return (repeat for more)")
 	fs.Var(&scopes, "scope", "a scope the client may request (repeat; default all)")
-	fs.Var(&grants, "grant-type", "a grant type the client may use (repeat; default authorization_code and refresh_token)")
+	fs.Var(&grants, "grant-type", "a grant type the client may use (repeat; default authorization_code and refresh_token; client_credentials must be given)")
 	jwksFile := fs.String("jwks", "", "file with the client's public JWK set: private_key_jwt instead of a secret")
 	maxAuthAge := fs.Duration("max-auth-age", 0, "oldest sign-in the client accepts, e.g. 5m for payments (default none)")
 	jwksURI := fs.String("jwks-uri", "", "URL where the client publishes its public JWK set (private_key_jwt)")
@@ -62,8 +63,8 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 	if _, err := parse(fs, args, 0, "takes no positional arguments"); err != nil {
 		return err
 	}
-	if *id == "" || len(uris) == 0 && *cibaMode == "" {
-		return fmt.Errorf("%w: client create needs --id and --redirect-uri (or --ciba-mode)", errUsage)
+	if *id == "" || len(uris) == 0 && *cibaMode == "" && !onlyClientCredentials(grants) {
+		return fmt.Errorf("%w: client create needs --id and --redirect-uri (or --ciba-mode, or only --grant-type client_credentials)", errUsage)
 	}
 	cl, err := c.client()
 	if err != nil {
@@ -234,4 +235,10 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// onlyClientCredentials reports whether the grant types are the client
+// credentials grant alone, which needs no redirect URI.
+func onlyClientCredentials(grants []string) bool {
+	return len(grants) > 0 && !slices.ContainsFunc(grants, func(g string) bool { return g != "client_credentials" })
 }

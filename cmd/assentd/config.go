@@ -37,6 +37,8 @@ type config struct {
 	ThemeDir       string        `yaml:"theme_dir"`
 	MasterKey      string        `yaml:"master_key"`
 	SessionTTL     time.Duration `yaml:"session_ttl"`
+	// SessionIdle ends a browser session unused this long (default 30m).
+	SessionIdle time.Duration `yaml:"session_idle"`
 	// PushTTL is how long an app approval request waits (default 120s).
 	PushTTL time.Duration `yaml:"push_ttl"`
 	// PushNumberMatching is "always" (the default) or "risk": no number to
@@ -146,6 +148,9 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	if c.SessionTTL == 0 {
 		c.SessionTTL = 12 * time.Hour
 	}
+	if c.SessionIdle == 0 {
+		c.SessionIdle = min(30*time.Minute, c.SessionTTL)
+	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
@@ -202,6 +207,9 @@ func (c *config) Validate() error {
 	}
 	if c.SessionTTL < time.Minute || c.SessionTTL > 30*24*time.Hour {
 		bad("session_ttl", "%v must be between 1m and 720h", c.SessionTTL)
+	}
+	if c.SessionIdle < time.Minute || c.SessionIdle > c.SessionTTL {
+		bad("session_idle", "%v must be between 1m and session_ttl", c.SessionIdle)
 	}
 	if c.PushTTL != 0 && (c.PushTTL < 10*time.Second || c.PushTTL > 10*time.Minute) {
 		bad("push_ttl", "%v must be between 10s and 10m", c.PushTTL)

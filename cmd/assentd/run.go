@@ -94,6 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		TrustedProxies: cfg.trustedProxies(),
 		ThemeDir:       cfg.ThemeDir,
 		SessionTTL:     cfg.SessionTTL,
+		SessionIdle:    cfg.SessionIdle,
 		PushTTL:        cfg.PushTTL,
 		FCM:            cfg.fcm(),
 		OIDCClients:    cfg.Clients,

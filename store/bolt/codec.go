@@ -25,16 +25,20 @@ import (
 //	agent    string
 //	created  time
 //	expires  time
+//	seen     time (format 2 only; format 1 records have none)
 //
 // where a string is a uvarint length and the bytes, and a time is the
 // varint Unix seconds and the uvarint nanoseconds. Times come back in UTC.
 // The id hash is the key and is not repeated in the value.
-const sessionFormat = 1
+const (
+	sessionFormat   = 2
+	sessionFormatV1 = 1
+)
 
 var errMalformedSession = errors.New("malformed session record")
 
 func encodeSession(s store.Session) []byte {
-	n := 1 + 3*binary.MaxVarintLen64 + len(s.UserID) + len(s.IP) + len(s.UserAgent) + 3*2*binary.MaxVarintLen64
+	n := 1 + 3*binary.MaxVarintLen64 + len(s.UserID) + len(s.IP) + len(s.UserAgent) + 4*2*binary.MaxVarintLen64
 	for _, m := range s.AMR {
 		n += binary.MaxVarintLen64 + len(m)
 	}
@@ -50,13 +54,14 @@ func encodeSession(s store.Session) []byte {
 	b = appendString(b, s.UserAgent)
 	b = appendTime(b, s.CreatedAt)
 	b = appendTime(b, s.ExpiresAt)
+	b = appendTime(b, s.LastSeen)
 	return b
 }
 
 // decodeSession decodes v, which may point into the database's memory map:
 // the result shares no memory with it. idHash is copied into the result.
 func decodeSession(idHash, v []byte) (store.Session, error) {
-	if len(v) == 0 || v[0] != sessionFormat {
+	if len(v) == 0 || v[0] != sessionFormat && v[0] != sessionFormatV1 {
 		return store.Session{}, errMalformedSession
 	}
 	d := decoder[[]byte]{b: v[1:]}
@@ -78,6 +83,9 @@ func decodeSession(idHash, v []byte) (store.Session, error) {
 	s.UserAgent = d.string()
 	s.CreatedAt = d.time()
 	s.ExpiresAt = d.time()
+	if v[0] == sessionFormat {
+		s.LastSeen = d.time()
+	}
 	if d.bad || len(d.b) != 0 {
 		return store.Session{}, errMalformedSession
 	}

@@ -25,6 +25,7 @@ func TestSessionCodecRoundTrip(t *testing.T) {
 			UserAgent: "agent/1.0 (ünïcode)",
 			CreatedAt: at.Add(-time.Hour),
 			ExpiresAt: at.Add(24 * time.Hour),
+			LastSeen:  at.Add(time.Minute),
 		},
 		{IDHash: []byte{2}, UserID: "before 1970", AuthTime: time.Date(1900, 1, 1, 0, 0, 0, 1, time.UTC)},
 	} {
@@ -35,6 +36,20 @@ func TestSessionCodecRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(got, s) {
 			t.Errorf("round trip:\n got %+v\nwant %+v", got, s)
 		}
+	}
+}
+
+// TestSessionCodecReadsFormat1: records written before LastSeen existed
+// still decode, with a zero LastSeen.
+func TestSessionCodecReadsFormat1(t *testing.T) {
+	at := time.Date(2025, time.March, 1, 12, 0, 0, 0, time.UTC)
+	s := store.Session{IDHash: []byte{1}, UserID: "u", AMR: []string{"pwd"}, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+	v := encodeSession(s)
+	v = v[:len(v)-len(appendTime(nil, time.Time{}))]
+	v[0] = sessionFormatV1
+	got, err := decodeSession(s.IDHash, v)
+	if err != nil || !reflect.DeepEqual(got, s) {
+		t.Errorf("format 1: %+v, %v; want %+v", got, err, s)
 	}
 }
 

@@ -65,6 +65,34 @@ func (d *DB) GetSession(ctx context.Context, idHash []byte) (store.Session, erro
 	return s, nil
 }
 
+// TouchSession moves the session's LastSeen forward to at; store.ErrNotFound
+// if absent. Batched: concurrent touches share an fsync.
+func (d *DB) TouchSession(ctx context.Context, idHash []byte, at time.Time) error {
+	err := d.batch(ctx, func(tx *bbolt.Tx) error {
+		if len(idHash) == 0 {
+			return store.ErrNotFound
+		}
+		sessions := tx.Bucket(bucketSessions)
+		v := sessions.Get(idHash)
+		if v == nil {
+			return store.ErrNotFound
+		}
+		s, err := decodeSession(idHash, v)
+		if err != nil {
+			return err
+		}
+		if !at.After(s.LastSeen) {
+			return nil
+		}
+		s.LastSeen = at.UTC()
+		return sessions.Put(idHash, encodeSession(s))
+	})
+	if err != nil {
+		return fmt.Errorf("touch session: %w", err)
+	}
+	return nil
+}
+
 // DeleteSession removes one session; store.ErrNotFound if absent.
 func (d *DB) DeleteSession(ctx context.Context, idHash []byte) error {
 	err := d.update(ctx, func(tx *bbolt.Tx) error {

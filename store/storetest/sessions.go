@@ -35,6 +35,22 @@ func testSessions(t *testing.T, open Opener) {
 	}
 	checkSession(t, "GetSession(a1)", got, a1)
 
+	// TouchSession moves LastSeen forward, never back.
+	seen := t0().Add(time.Hour)
+	if err := s.TouchSession(ctx, a2.IDHash, seen); err != nil {
+		t.Fatalf("TouchSession(a2): %v", err)
+	}
+	if err := s.TouchSession(ctx, a2.IDHash, t0().Add(30*time.Minute)); err != nil {
+		t.Fatalf("TouchSession(a2) back in time: %v", err)
+	}
+	if got, err := s.GetSession(ctx, a2.IDHash); err != nil || !got.LastSeen.Equal(seen) {
+		t.Errorf("after TouchSession: LastSeen %v, %v; want %v", got.LastSeen, err, seen)
+	} else {
+		a2.LastSeen = seen
+		checkSession(t, "GetSession(a2) after TouchSession", got, a2)
+	}
+	checkErr(t, "TouchSession(unknown)", s.TouchSession(ctx, sessionID("nobody"), seen), store.ErrNotFound)
+
 	if err := s.DeleteSession(ctx, a1.IDHash); err != nil {
 		t.Fatalf("DeleteSession(a1): %v", err)
 	}

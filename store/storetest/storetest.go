@@ -144,6 +144,7 @@ func newSession(name, userID string, expires time.Time) store.Session {
 		UserAgent: "conformance/1.0",
 		CreatedAt: t0(),
 		ExpiresAt: expires,
+		LastSeen:  t0().Add(time.Minute),
 	}
 }
 
@@ -168,6 +169,7 @@ func normSession(s store.Session) store.Session {
 	s.AuthTime = s.AuthTime.UTC()
 	s.CreatedAt = s.CreatedAt.UTC()
 	s.ExpiresAt = s.ExpiresAt.UTC()
+	s.LastSeen = s.LastSeen.UTC()
 	return s
 }
 

@@ -1,5 +1,5 @@
 // Passkeys on Assent's pages. Every form marked data-passkey="PURPOSE"
-// (signin, second_factor, register) gets a button that asks the server for
+// (signin, second_factor, register, payment) gets a button that asks the server for
 // WebAuthn options, runs the ceremony in the browser, and posts the
 // credential's JSON back in the form's hidden "credential" field, so the
 // server answers with an ordinary page or redirect. On the sign-in page the
@@ -104,11 +104,15 @@
     var csrf = form.querySelector("input[name=csrf]").value;
 
     function fetchOptions(kind) {
-      return fetch("/passkeys/options", {
+      // A payment page names its own options endpoint, which links the
+      // challenge to the payment the form carries.
+      var url = form.getAttribute("data-passkey-options");
+      var body = url ? { id: form.elements.id.value, details: form.elements.details.value } : { purpose: kind };
+      return fetch(url || "/passkeys/options", {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-        body: JSON.stringify({ purpose: kind })
+        body: JSON.stringify(body)
       }).then(function (resp) {
         if (!resp.ok) {
           throw new Error("passkey options: HTTP " + resp.status);

@@ -1,0 +1,96 @@
+package profiles
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/assent-auth/assent/store"
+)
+
+// Sign-in links ("magic links") sign a user in from their mailbox, without
+// a password. Like the other account links nothing is stored for them: the
+// token is an HMAC under the account-links key over its own purpose, the
+// user id, the expiry and a binding to
+//
+//   - the account's state: e-mail index, password hash, verification, the
+//     operator's lock and the record's version, so using the link (which
+//     updates the record) or any other change to the account voids it and
+//     every other outstanding sign-in link;
+//   - the browser that asked for it: the SHA-256 of a random nonce that
+//     lives only in that browser's cookie, so a link forwarded to, or
+//     intercepted by, someone else does not sign in another browser.
+
+// SignInLinkTTL is how long a sign-in link works.
+const SignInLinkTTL = 15 * time.Minute
+
+const purposeSignIn byte = 3
+
+// ErrNoSignInLink reports an account that may not sign in by link: locked
+// by an operator, or unverified with a password (someone else may have
+// registered the address with a password they know; only the address's
+// owner proving control by the verification link makes it theirs).
+// Callers answer exactly as for an unknown address.
+var ErrNoSignInLink = errors.New("profiles: account cannot sign in by link")
+
+func signInBinding(u store.User, browser string) string {
+	b := sha256.Sum256([]byte(browser))
+	return fmt.Sprintf("%x\x00%s\x00verified=%t\x00locked=%t\x00v=%d\x00browser=%x",
+		u.EmailIndex, u.PasswordHash, u.EmailVerified, u.Locked, u.Version, b)
+}
+
+func signInAllowed(u store.User) bool {
+	return !u.Locked && (u.EmailVerified || u.PasswordHash == "")
+}
+
+// SignInLink returns a sign-in link token for the user, valid for
+// SignInLinkTTL, once, and only with the same browser nonce. It fails with
+// ErrNoSignInLink for an account that may not sign in by link.
+func (s *Service) SignInLink(ctx context.Context, id, browser string) (string, error) {
+	if browser == "" {
+		return "", ErrNoSignInLink
+	}
+	u, err := s.store.GetUser(ctx, id)
+	if err != nil {
+		return "", mapNotFound(err)
+	}
+	if !signInAllowed(u) {
+		return "", ErrNoSignInLink
+	}
+	return s.makeLink(purposeSignIn, u.ID, s.now().Add(SignInLinkTTL), signInBinding(u, browser)), nil
+}
+
+// UseSignInLink checks a sign-in link against the user's current state and
+// the browser nonce presented with it, and spends it: the update records
+// the sign-in time and, since the link proves control of the address,
+// marks the e-mail verified. Of two concurrent uses only one succeeds.
+// Every failure is ErrLinkInvalid. A temporary lock from failed password
+// sign-ins does not stop a link (it guards the password); an operator's
+// lock does. verified reports that this use verified the address.
+func (s *Service) UseSignInLink(ctx context.Context, token, browser string) (ident Identity, verified bool, err error) {
+	payload, mac, id, exp, err := parseLink(purposeSignIn, token)
+	if err != nil || browser == "" {
+		return Identity{}, false, ErrLinkInvalid
+	}
+	ident, err = s.update(ctx, id, func(u *store.User, _ *personal) error {
+		if !signInAllowed(*u) {
+			return ErrLinkInvalid
+		}
+		if err := s.checkLink(purposeSignIn, payload, mac, exp, signInBinding(*u, browser)); err != nil {
+			return err
+		}
+		verified = !u.EmailVerified
+		u.EmailVerified = true
+		u.LastSignIn = s.now().UTC()
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return Identity{}, false, ErrLinkInvalid
+	}
+	if err != nil {
+		return Identity{}, false, err
+	}
+	return ident, verified, nil
+}
