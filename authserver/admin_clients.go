@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/assent-auth/assent/adminclient"
 	"github.com/assent-auth/assent/oidcprovider"
 	"github.com/assent-auth/assent/store"
 )
@@ -19,32 +20,10 @@ func (s *Server) adminClientRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/v1/clients/{client}/rotate-secret", s.adminRotateClientSecret)
 }
 
-// clientView is a client as the admin API shows it: never its secret.
-type clientView struct {
-	ID           string   `json:"id"`
-	Public       bool     `json:"public"`
-	RedirectURIs []string `json:"redirect_uris"`
-	MinACR       string   `json:"min_acr,omitempty"`
-	// AuthMethod is how the client authenticates at the token endpoint:
-	// client_secret_basic (or _post), private_key_jwt or none.
-	AuthMethod             string          `json:"token_endpoint_auth_method"`
-	PostLogoutRedirectURIs []string        `json:"post_logout_redirect_uris,omitempty"`
-	Scopes                 []string        `json:"scopes,omitempty"`
-	GrantTypes             []string        `json:"grant_types,omitempty"`
-	JWKS                   json.RawMessage `json:"jwks,omitempty"`
-	JWKSURI                string          `json:"jwks_uri,omitempty"`
-	IDTokenAlg             string          `json:"id_token_signed_response_alg,omitempty"`
-	FirstParty             bool            `json:"first_party,omitempty"`
-	MaxAuthAgeSeconds      int64           `json:"max_auth_age_seconds,omitempty"`
-	Configured             bool            `json:"configured,omitempty"`
-	CreatedAt              time.Time       `json:"created_at,omitzero"`
-	// Secret is present only in the answer that creates the client.
-	Secret string `json:"secret,omitempty"`
-
-	// CIBAMode (poll or ping) and the ping NotificationEndpoint (ciba.go).
-	CIBAMode             string `json:"ciba_mode,omitempty"`
-	NotificationEndpoint string `json:"notification_endpoint,omitempty"`
-}
+// clientView is a client as the admin API shows it, never with its
+// secret except in the answer that creates it: the shape the admin client
+// decodes.
+type clientView = adminclient.OIDCClient
 
 func viewOf(c store.OIDCClient) clientView {
 	v := clientView{ID: c.ID, Public: c.Public, RedirectURIs: c.RedirectURIs, MinACR: c.MinACR,
@@ -62,24 +41,8 @@ func viewOf(c store.OIDCClient) clientView {
 	return v
 }
 
-type createClientRequest struct {
-	ID           string   `json:"id"`
-	RedirectURIs []string `json:"redirect_uris"`
-	Public       bool     `json:"public"`
-	MinACR       string   `json:"min_acr"`
-	// JWKS registers the client for private_key_jwt (it gets no secret).
-	PostLogoutRedirectURIs []string        `json:"post_logout_redirect_uris"`
-	Scopes                 []string        `json:"scopes"`
-	GrantTypes             []string        `json:"grant_types"`
-	JWKS                   json.RawMessage `json:"jwks"`
-	JWKSURI                string          `json:"jwks_uri"`
-	IDTokenAlg             string          `json:"id_token_signed_response_alg"`
-	FirstParty             bool            `json:"first_party"`
-	MaxAuthAgeSeconds      int64           `json:"max_auth_age_seconds"`
-
-	CIBAMode             string `json:"ciba_mode"`
-	NotificationEndpoint string `json:"notification_endpoint"`
-}
+// createClientRequest is the body of POST /admin/v1/clients.
+type createClientRequest = adminclient.NewOIDCClient
 
 func (s *Server) adminCreateClient(w http.ResponseWriter, r *http.Request) {
 	var req createClientRequest
