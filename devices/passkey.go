@@ -301,6 +301,12 @@ func (s *Service) BeginSignIn(ctx context.Context, conditional bool) ([]byte, Ce
 // is preferred, not required. It is refused with ReasonNotEnrolled when the
 // user has no usable passkey.
 func (s *Service) BeginSecondFactor(ctx context.Context, userID string) ([]byte, Ceremony, error) {
+	return s.beginUserAssertion(ctx, userID, "begin passkey second factor", webauthn.WithUserVerification(protocol.VerificationPreferred))
+}
+
+// beginUserAssertion starts an assertion over userID's usable passkeys
+// with opts; what names the step in errors.
+func (s *Service) beginUserAssertion(ctx context.Context, userID, what string, opts ...webauthn.LoginOption) ([]byte, Ceremony, error) {
 	if s.wa == nil {
 		return nil, Ceremony{}, ErrPasskeysOff
 	}
@@ -317,11 +323,11 @@ func (s *Service) BeginSecondFactor(ctx context.Context, userID string) ([]byte,
 	if len(user.creds) == 0 {
 		return nil, Ceremony{}, &RefusedError{Reason: ReasonNotEnrolled, UserID: userID}
 	}
-	opts, sd, err := s.wa.BeginLogin(user, webauthn.WithUserVerification(protocol.VerificationPreferred))
+	o, sd, err := s.wa.BeginLogin(user, opts...)
 	if err != nil {
-		return nil, Ceremony{}, fmt.Errorf("begin passkey second factor: %w", err)
+		return nil, Ceremony{}, fmt.Errorf("%s: %w", what, err)
 	}
-	b, err := json.Marshal(opts)
+	b, err := json.Marshal(o)
 	if err != nil {
 		return nil, Ceremony{}, err
 	}

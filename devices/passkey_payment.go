@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -21,24 +20,8 @@ const paymentNonce = 16
 // payment (PSD2 dynamic linking). User verification is required. It is
 // answered with FinishSecondFactor; PaymentLinked then checks the link.
 func (s *Service) BeginPayment(ctx context.Context, userID string, linked []byte) ([]byte, Ceremony, error) {
-	if s.wa == nil {
-		return nil, Ceremony{}, ErrPasskeysOff
-	}
 	if len(linked) == 0 {
 		return nil, Ceremony{}, fmt.Errorf("begin payment passkey: nothing to link")
-	}
-	_, data, err := s.passkeys(ctx, userID)
-	if err != nil {
-		return nil, Ceremony{}, err
-	}
-	user := &waUser{id: userID}
-	for _, p := range data {
-		if !p.Suspect {
-			user.creds = append(user.creds, p.credential())
-		}
-	}
-	if len(user.creds) == 0 {
-		return nil, Ceremony{}, &RefusedError{Reason: ReasonNotEnrolled, UserID: userID}
 	}
 	ch := make([]byte, paymentNonce, paymentNonce+len(linked))
 	rand.Read(ch)
@@ -47,15 +30,7 @@ func (s *Service) BeginPayment(ctx context.Context, userID string, linked []byte
 		o.Challenge = ch
 		return nil
 	}
-	opts, sd, err := s.wa.BeginLogin(user, webauthn.WithUserVerification(protocol.VerificationRequired), withChallenge)
-	if err != nil {
-		return nil, Ceremony{}, fmt.Errorf("begin payment passkey: %w", err)
-	}
-	b, err := json.Marshal(opts)
-	if err != nil {
-		return nil, Ceremony{}, err
-	}
-	return b, s.ceremony(PurposeSecondFactor, userID, sd), nil
+	return s.beginUserAssertion(ctx, userID, "begin payment passkey", webauthn.WithUserVerification(protocol.VerificationRequired), withChallenge)
 }
 
 // PaymentLinked reports whether c is a payment ceremony (BeginPayment)
