@@ -68,18 +68,29 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, id string
 	s.render(w, r, http.StatusOK, "consent", pg)
 }
 
-// handleConsent takes the user's answer on the consent page. Only the
-// signed-in user the request is resuming for can answer it.
-func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
-		return
-	}
+// answeringSession returns the session of a browser answering a page of
+// an authorization request (consent, payment). Without one the answer is
+// a bad request: the page was only ever shown to a signed-in user.
+func (s *Server) answeringSession(w http.ResponseWriter, r *http.Request) (store.Session, bool) {
 	sess, err := s.session(r)
 	if err != nil {
 		if !errors.Is(err, errNoSession) {
 			s.log.ErrorContext(r.Context(), "load session failed", "err", err)
 		}
 		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
+		return store.Session{}, false
+	}
+	return sess, true
+}
+
+// handleConsent takes the user's answer on the consent page. Only the
+// signed-in user the request is resuming for can answer it.
+func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	sess, ok := s.answeringSession(w, r)
+	if !ok {
 		return
 	}
 	id := r.PostForm.Get("id")

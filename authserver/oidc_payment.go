@@ -136,12 +136,8 @@ func (s *Server) handleCheckoutPayment(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
-	sess, err := s.session(r)
-	if err != nil {
-		if !errors.Is(err, errNoSession) {
-			s.log.ErrorContext(r.Context(), "load session failed", "err", err)
-		}
-		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
+	sess, ok := s.answeringSession(w, r)
+	if !ok {
 		return
 	}
 	id, details := r.PostForm.Get("id"), r.PostForm.Get("details")
