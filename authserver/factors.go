@@ -116,7 +116,10 @@ type pendingSignIn struct {
 // the user has no strong factor. It returns true whenever it has answered,
 // an internal error included: a sign-in never goes ahead on the password
 // alone because the factors could not be read.
-func (s *Server) beginSecondFactor(w http.ResponseWriter, r *http.Request, ident profiles.Identity, returnTo string, details map[string]string) bool {
+//
+// first is the amr of the factor already passed: "pwd" for a password,
+// "email" for a mailed sign-in link.
+func (s *Server) beginSecondFactor(w http.ResponseWriter, r *http.Request, ident profiles.Identity, first, returnTo string, details map[string]string) bool {
 	ov, err := s.devices.Overview(r.Context(), ident.ID)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "read factors failed", "user_id", ident.ID, "err", err)
@@ -126,7 +129,7 @@ func (s *Server) beginSecondFactor(w http.ResponseWriter, r *http.Request, ident
 	if !ov.HasStrong {
 		return false
 	}
-	p := pendingSignIn{UserID: ident.ID, ReturnTo: returnTo, AMR: []string{"pwd"}, Details: details, Offer: offerOf(r, details)}
+	p := pendingSignIn{UserID: ident.ID, ReturnTo: returnTo, AMR: []string{first}, Details: details, Offer: offerOf(r, details)}
 	if err := s.putFlow(w, r, pendingCookie, p); err != nil {
 		s.log.ErrorContext(r.Context(), "store pending sign-in failed", "err", err)
 		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
@@ -134,7 +137,7 @@ func (s *Server) beginSecondFactor(w http.ResponseWriter, r *http.Request, ident
 	}
 	s.metrics.signins.WithLabelValues("second_factor_required").Inc()
 	s.audit(r, store.AuditEvent{Kind: "signin.second_factor_required", Actor: ident.ID, Subject: ident.ID, Outcome: "challenged",
-		Details: map[string]string{"passkeys": strconv.Itoa(ov.Passkeys), "totp": strconv.FormatBool(ov.TOTP), "recovery_codes": strconv.Itoa(ov.Recovery)}})
+		Details: map[string]string{"first": first, "passkeys": strconv.Itoa(ov.Passkeys), "totp": strconv.FormatBool(ov.TOTP), "recovery_codes": strconv.Itoa(ov.Recovery)}})
 	http.Redirect(w, r, "/signin/factor", http.StatusSeeOther)
 	return true
 }

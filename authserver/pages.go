@@ -250,7 +250,7 @@ func (s *Server) afterPassword(w http.ResponseWriter, r *http.Request, ident pro
 	}
 	// Challenge: a user with a strong factor is asked for it here; one
 	// without goes on, with a security notice and a nudge to add a passkey.
-	if s.beginSecondFactor(w, r, ident, returnTo, details) {
+	if s.beginSecondFactor(w, r, ident, "pwd", returnTo, details) {
 		return
 	}
 	s.challengeWithoutFactor(r, ident, a)

@@ -8,7 +8,6 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"golang.org/x/text/language"
@@ -79,15 +78,15 @@ func (s *Server) handleSignInLinkRequest(w http.ResponseWriter, r *http.Request)
 }
 
 // browserNonce returns the browser's sign-in link nonce, issuing a new one
-// (valid as long as a link) when it has none.
+// when it has none. The cookie lasts as long as the newest link.
 func (s *Server) browserNonce(w http.ResponseWriter, r *http.Request) string {
-	if n := s.cookie(r, signInLinkCookie); len(n) == 43 {
-		return n
+	n := s.cookie(r, signInLinkCookie)
+	if len(n) != 43 {
+		b := make([]byte, 32)
+		rand.Read(b)
+		n = base64.RawURLEncoding.EncodeToString(b)
 	}
-	b := make([]byte, 32)
-	rand.Read(b)
-	n := base64.RawURLEncoding.EncodeToString(b)
-	s.setCookie(w, signInLinkCookie, n, profiles.SignInLinkTTL)
+	s.setCookie(w, signInLinkCookie, n, profiles.SignInLinkTTL+time.Minute)
 	return n
 }
 
@@ -261,37 +260,17 @@ func (s *Server) afterEmailLink(w http.ResponseWriter, r *http.Request, ident pr
 		s.completeSignIn(w, r, ident, amr, returnTo, details)
 		return
 	}
-	if s.beginEmailLinkSecondFactor(w, r, ident, returnTo, details) {
+	if s.beginSecondFactor(w, r, ident, "email", returnTo, details) {
 		return
 	}
 	s.challengeWithoutFactor(r, ident, a)
 	details["nudge"] = "add_passkey"
+	if details["via"] == "signup" {
+		// A new account's first sign-in is always from a new device:
+		// nothing unusual to report, only a passkey to suggest.
+		details["nudge"] = "passkey_after_link"
+	}
 	s.completeSignIn(w, r, ident, []string{"email"}, returnTo, details)
-}
-
-// beginEmailLinkSecondFactor is beginSecondFactor for a sign-in that began
-// with a mailed link: the pending sign-in records amr "email", not "pwd".
-func (s *Server) beginEmailLinkSecondFactor(w http.ResponseWriter, r *http.Request, ident profiles.Identity, returnTo string, details map[string]string) bool {
-	ov, err := s.devices.Overview(r.Context(), ident.ID)
-	if err != nil {
-		s.log.ErrorContext(r.Context(), "read factors failed", "user_id", ident.ID, "err", err)
-		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
-		return true
-	}
-	if !ov.HasStrong {
-		return false
-	}
-	p := pendingSignIn{UserID: ident.ID, ReturnTo: returnTo, AMR: []string{"email"}, Details: details, Offer: offerOf(r, details)}
-	if err := s.putFlow(w, r, pendingCookie, p); err != nil {
-		s.log.ErrorContext(r.Context(), "store pending sign-in failed", "err", err)
-		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
-		return true
-	}
-	s.metrics.signins.WithLabelValues("second_factor_required").Inc()
-	s.audit(r, store.AuditEvent{Kind: "signin.second_factor_required", Actor: ident.ID, Subject: ident.ID, Outcome: "challenged",
-		Details: map[string]string{"via": "email_link", "passkeys": strconv.Itoa(ov.Passkeys), "totp": strconv.FormatBool(ov.TOTP), "recovery_codes": strconv.Itoa(ov.Recovery)}})
-	http.Redirect(w, r, "/signin/factor", http.StatusSeeOther)
-	return true
 }
 
 // signUpWithoutPassword creates an account with only an e-mail address
