@@ -31,16 +31,20 @@ import (
 //
 // Every user gets one device; a worker takes the user idle the longest
 // (a queue, shuffled at setup), so no user has two requests pending at
-// once and the requests spread evenly over the users. The server's push fatigue defence
-// (by default 10 requests per user in 15 minutes) limits how many
-// operations a run may make: raise push_lock.max_requests on a server
-// under load.
+// once and the requests spread evenly over the users. The server's push
+// fatigue defence (by default 10 requests per user in 15 minutes) limits
+// how many operations a run may make: raise push_lock.max_requests on a
+// server under load.
 type cibaScenario struct {
 	*fixture
 	devs []*benchDevice
-	idle chan int
-	stop context.CancelFunc
-	wg   sync.WaitGroup
+	// quiet are the push scenario's idle devices, never asked.
+	quiet []*benchDevice
+	idle  chan int
+	// devCtx keeps the devices' channels open until the teardown.
+	devCtx context.Context
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // benchDevice is one user's phone: its identity and open channel, with
@@ -56,8 +60,8 @@ type benchDevice struct {
 	err      error         // why, set before gone closes
 }
 
-// cibaDetails is a small payment, so the risk engine lets the payment through with
-// the app's approval (no step-up the backchannel cannot offer).
+// cibaDetails is a small payment, which the risk engine lets through
+// with the app's approval (no step-up the backchannel cannot offer).
 const cibaDetails = `[{"type":"payment_initiation","instructedAmount":{"currency":"EUR","amount":"12.50"},"creditorName":"Bench Shop"}]`
 
 func (s *cibaScenario) Setup(ctx context.Context, workers int) error {
@@ -76,7 +80,7 @@ func (s *cibaScenario) Setup(ctx context.Context, workers int) error {
 	n := max(s.t.Users, workers)
 	s.devs = make([]*benchDevice, n)
 	devCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	s.stop = stop
+	s.stop, s.devCtx = stop, devCtx
 	hc := &http.Client{Transport: s.t.Transport}
 	sem := make(chan struct{}, 8)
 	errs := make(chan error, n)
@@ -85,9 +89,12 @@ func (s *cibaScenario) Setup(ctx context.Context, workers int) error {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			if err := s.enroll(ctx, devCtx, hc, i); err != nil {
+			d, err := s.enroll(ctx, devCtx, hc, fmt.Sprintf("bench-%s-%d@example.com", s.run, i))
+			if err != nil {
 				errs <- err
+				return
 			}
+			s.devs[i] = d
 		})
 	}
 	wg.Wait()
@@ -102,34 +109,32 @@ func (s *cibaScenario) Setup(ctx context.Context, workers int) error {
 	return nil
 }
 
-// enroll creates user i, enrolls a device for it with a code from the
+// enroll creates a user, enrolls a device for it with a code from the
 // admin API and connects the device's channel.
-func (s *cibaScenario) enroll(ctx, devCtx context.Context, hc *http.Client, i int) error {
-	email := fmt.Sprintf("bench-%s-%d@example.com", s.run, i)
+func (s *cibaScenario) enroll(ctx, devCtx context.Context, hc *http.Client, email string) (*benchDevice, error) {
 	u, err := s.t.Admin.CreateUser(ctx, adminclient.NewUser{Email: email, Name: "Bench " + s.run})
 	if err != nil {
-		return fmt.Errorf("create user %s: %w", email, err)
+		return nil, fmt.Errorf("create user %s: %w", email, err)
 	}
 	s.mu.Lock()
 	s.created = append(s.created, u.ID)
 	s.mu.Unlock()
 	en, err := s.t.Admin.StartAppEnrollment(ctx, u.ID)
 	if err != nil {
-		return fmt.Errorf("enrollment code for %s: %w", email, err)
+		return nil, fmt.Errorf("enrollment code for %s: %w", email, err)
 	}
-	id, err := deviceclient.Activate(ctx, hc, s.t.Base, en.Code, fmt.Sprintf("bench phone %d", i), "other")
+	id, err := deviceclient.Activate(ctx, hc, s.t.Base, en.Code, "bench phone", "other")
 	if err != nil {
-		return fmt.Errorf("activate device of %s: %w", email, err)
+		return nil, fmt.Errorf("activate device of %s: %w", email, err)
 	}
 	conn, err := id.Connect(ctx)
 	if err != nil {
-		return fmt.Errorf("connect device of %s: %w", email, err)
+		return nil, fmt.Errorf("connect device of %s: %w", email, err)
 	}
 	d := &benchDevice{userID: u.ID, email: email, id: id, conn: conn,
 		requests: make(chan push.RequestView, 4), results: make(chan push.Message, 4), gone: make(chan struct{})}
-	s.devs[i] = d
 	s.wg.Go(func() { d.read(devCtx) })
-	return nil
+	return d, nil
 }
 
 // read hands the channel's requests and results to the worker using the
@@ -312,6 +317,9 @@ func (s *cibaScenario) Teardown(ctx context.Context) error {
 		if d != nil {
 			d.conn.Close()
 		}
+	}
+	for _, d := range s.quiet {
+		d.conn.Close()
 	}
 	s.wg.Wait()
 	return s.fixture.Teardown(ctx)

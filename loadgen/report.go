@@ -36,6 +36,17 @@ func WriteText(w io.Writer, r *Result) {
 	if g := r.Generator; g != nil {
 		fmt.Fprintf(w, "  generator   CPU %.2f cores (%.1f ms per success)\n", g.CPUCores, perOp(g.CPUSeconds, r.Successes))
 	}
+	if p := r.Push; p != nil {
+		fmt.Fprintf(w, "  devices     %d connected (%d taking approvals), %s\n", p.Devices, p.Active, pushMemory(p))
+	}
+}
+
+// pushMemory describes what the idle devices cost the server.
+func pushMemory(p *PushStats) string {
+	if p.RSSPerDeviceKiB == 0 && p.RSSAfterMiB == 0 {
+		return "server memory not sampled"
+	}
+	return fmt.Sprintf("server RSS %.0f -> %.0f MiB: %.1f KiB per idle device", p.RSSBeforeMiB, p.RSSAfterMiB, p.RSSPerDeviceKiB)
 }
 
 func perOp(cpuS float64, n int64) float64 {
@@ -85,6 +96,10 @@ func WriteMarkdownRow(w io.Writer, r *Result) {
 		gen = fmt.Sprintf("%.2f", g.CPUCores)
 	}
 	l := r.Latency
-	fmt.Fprintf(w, "| %s | %s | %d | %.1f | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Scenario, mode, r.Concurrency,
+	name := r.Scenario
+	if p := r.Push; p != nil {
+		name = fmt.Sprintf("%s (%d devices connected; %s)", name, p.Devices, pushMemory(p))
+	}
+	fmt.Fprintf(w, "| %s | %s | %d | %.1f | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, mode, r.Concurrency,
 		r.Throughput, ms(l.P50), ms(l.P90), ms(l.P99), ms(l.Max), errs, cpu, cpuOp, rss, gen)
 }

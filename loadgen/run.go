@@ -79,6 +79,8 @@ type Result struct {
 	Latency   Latency    `json:"latency_ms"`
 	Server    *ProcStats `json:"server,omitempty"`
 	Generator *ProcStats `json:"generator,omitempty"`
+	// Push is what the push scenario measured of its connected devices.
+	Push *PushStats `json:"push,omitempty"`
 }
 
 // Latency summarizes a histogram in milliseconds.
@@ -160,7 +162,11 @@ func Run(ctx context.Context, name string, sc Scenario, o Options) (res *Result,
 		return nil, fmt.Errorf("setup: %w", err)
 	}
 	r := &runner{name: name, sc: sc, o: o, kinds: map[string]int64{}, examples: map[string]string{}}
-	return r.run(ctx)
+	res, err = r.run(ctx)
+	if p, ok := sc.(interface{ pushStats() *PushStats }); ok && res != nil {
+		res.Push = p.pushStats()
+	}
+	return res, err
 }
 
 type runner struct {

@@ -16,7 +16,7 @@ import (
 
 // Scenarios lists the scenarios New knows, in the order `assent bench
 // --scenario all` runs them.
-var Scenarios = []string{"signin", "oidc-code", "refresh", "client-credentials", "introspect", "risk", "ciba"}
+var Scenarios = []string{"signin", "oidc-code", "refresh", "client-credentials", "introspect", "risk", "ciba", "push"}
 
 // Target is the server under load.
 type Target struct {
@@ -29,6 +29,12 @@ type Target struct {
 	// Users caps how many users a scenario creates (default 16); workers
 	// share them round robin.
 	Users int
+	// Devices is how many app devices the push scenario keeps connected
+	// (default 1000).
+	Devices int
+	// PID is the server's process, for the push scenario's memory per
+	// device; zero when unknown.
+	PID int
 }
 
 // New returns the named scenario against t.
@@ -53,6 +59,11 @@ func New(name string, t Target) (Scenario, error) {
 		return &riskScenario{fixture: f}, nil
 	case "ciba":
 		return &cibaScenario{fixture: f}, nil
+	case "push":
+		if f.t.Devices <= 0 {
+			f.t.Devices = 1000
+		}
+		return &pushScenario{cibaScenario: &cibaScenario{fixture: f}}, nil
 	}
 	return nil, fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(Scenarios, ", "))
 }
@@ -130,11 +141,21 @@ func (f *fixture) Teardown(ctx context.Context) error {
 		}
 		f.client = ""
 	}
+	// A few at a time: the push scenario makes thousands.
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
 	for _, id := range f.created {
-		if err := f.t.Admin.DeleteUser(ctx, id); err != nil && !adminclient.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("delete user %s: %w", id, err))
-		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := f.t.Admin.DeleteUser(ctx, id); err != nil && !adminclient.IsNotFound(err) {
+				f.mu.Lock()
+				errs = append(errs, fmt.Errorf("delete user %s: %w", id, err))
+				f.mu.Unlock()
+			}
+		})
 	}
+	wg.Wait()
 	f.created = nil
 	return errors.Join(errs...)
 }

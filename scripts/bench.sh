@@ -21,6 +21,10 @@ short=${BENCH_SHORT:-5s} # the scaling and sweep runs
 go build -o bin/ ./cmd/...
 
 tmp=$(mktemp -d)
+# The ciba scenario sends each of its users many payment approvals; the
+# push fatigue defence (10 requests per user in 15 minutes by default)
+# would refuse them, so the bench server allows more.
+printf 'push_lock:\n  max_requests: 1000000\n' >"$tmp/assent.yaml"
 server_pid=""
 stop_server() {
   if [ -n "$server_pid" ]; then
@@ -52,7 +56,7 @@ start_server() {
   data="$tmp/data.$RANDOM"
   port=$(free_port)
   url="http://127.0.0.1:$port"
-  env "$@" ./bin/assentd -addr "127.0.0.1:$port" -data "$data" >"$tmp/assentd.log" 2>&1 &
+  env "$@" ./bin/assentd -addr "127.0.0.1:$port" -data "$data" -config "$tmp/assent.yaml" >"$tmp/assentd.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 200); do
     if [ -f "$data/admin.token" ] && ./bin/assent user list --server "$url" --token-file "$data/admin.token" >/dev/null 2>&1; then
@@ -96,10 +100,11 @@ load_average=$(cut -d' ' -f1-3 /proc/loadavg)
 rss_mib() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$server_pid/status"; }
 rss_start=$(rss_mib)
 rows=()
-for spec in "signin $((cores * 2))" "oidc-code $((cores * 2))" "refresh 32" "client-credentials 32" "introspect 32"; do
+for spec in "signin $((cores * 2))" "oidc-code $((cores * 2))" "refresh 32" "client-credentials 32" "introspect 32" \
+  "ciba 8 --users 50" "push 8 --users 50 --devices 1000"; do
   set -- $spec
   echo "bench: $1" >&2
-  rows+=("$(bench "$1" "$2" "$duration")")
+  rows+=("$(bench "$1" "$2" "$duration" "${@:3}")")
 done
 signin_rate=$(column "${rows[0]}" 4)
 refresh_rate=$(column "${rows[2]}" 4)

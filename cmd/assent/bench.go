@@ -29,7 +29,8 @@ func benchCmd(ctx context.Context, args []string, e env) error {
 	duration := fs.Duration("duration", 10*time.Second, "measured time per scenario")
 	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured time before it")
 	timeout := fs.Duration("timeout", 30*time.Second, "bound on one operation")
-	users := fs.Int("users", 16, "users to create at most (workers share them)")
+	users := fs.Int("users", 16, "users to create at most (workers share them); ciba and push: users with a device each, at least one per worker")
+	devices := fs.Int("devices", 1000, "push: app devices to keep connected, most of them idle")
 	pid := fs.Int("pid", 0, "server process to sample CPU and memory from (default: the local process listening on the server's port)")
 	markdown := fs.Bool("markdown", false, "print a Markdown table")
 	cl, _, err := c.clientWith(fs, args, 0, "takes no arguments")
@@ -40,8 +41,8 @@ func benchCmd(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	if *concurrency < 1 || *duration <= 0 || *rate < 0 || *warmup < 0 || *users < 1 {
-		return fmt.Errorf("%w: --concurrency and --users must be at least 1, --duration positive, --rate and --warmup not negative", errUsage)
+	if *concurrency < 1 || *duration <= 0 || *rate < 0 || *warmup < 0 || *users < 1 || *devices < 1 {
+		return fmt.Errorf("%w: --concurrency, --users and --devices must be at least 1, --duration positive, --rate and --warmup not negative", errUsage)
 	}
 	if c.json && *markdown {
 		return fmt.Errorf("%w: --json and --markdown exclude each other", errUsage)
@@ -65,7 +66,8 @@ func benchCmd(ctx context.Context, args []string, e env) error {
 	}
 	var failed []string
 	for _, name := range names {
-		sc, err := loadgen.New(name, loadgen.Target{Base: cl.Base, Admin: cl, Transport: tr, Users: *users})
+		sc, err := loadgen.New(name, loadgen.Target{Base: cl.Base, Admin: cl, Transport: tr, Users: *users,
+			Devices: *devices, PID: serverPID})
 		if err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
