@@ -3,6 +3,7 @@ package profiles
 import (
 	"context"
 	"slices"
+	"time"
 )
 
 // Prompt is the one short question card to show a user: the attributes of
@@ -21,7 +22,7 @@ type Prompt struct {
 // are considered; when a relying party's request is about to complete
 // (atSignIn false), rules whose scope it requested. A rule applies when
 // some of its attributes are missing and the user has signed in at least
-// OnSignIn times.
+// OnSignIn times and, for an AfterPayment rule, has made a payment.
 func (s *Service) NextPrompt(ctx context.Context, ident Identity, scopes []string, atSignIn bool) (*Prompt, error) {
 	for i, r := range s.schema.Prompts {
 		if r.Scope == "" && !atSignIn {
@@ -40,6 +41,15 @@ func (s *Service) NextPrompt(ctx context.Context, ident Identity, scopes []strin
 				return nil, err
 			}
 			if len(recs) < r.OnSignIn {
+				continue
+			}
+		}
+		if r.AfterPayment {
+			pays, err := s.store.ListPayments(ctx, ident.ID, time.Time{}, 1)
+			if err != nil {
+				return nil, err
+			}
+			if len(pays) == 0 {
 				continue
 			}
 		}

@@ -94,14 +94,17 @@ type Purpose struct {
 
 // PromptRule decides when to ask a signed-in user for attributes they have
 // not given yet: on their Nth sign-in or later (OnSignIn), when a relying
-// party requests Scope, or both (both must hold). At most one question
+// party requests Scope, once they have made a payment (AfterPayment), or
+// any combination (all must hold). At most one question
 // page is shown per sign-in. Optional prompts can be skipped; a Required
 // one cannot, and holds up the relying party until it is answered.
 type PromptRule struct {
 	Attributes []string `yaml:"attributes" json:"attributes"`
 	OnSignIn   int      `yaml:"on_sign_in" json:"on_sign_in,omitempty"`
 	Scope      string   `yaml:"scope" json:"scope,omitempty"`
-	Required   bool     `yaml:"required" json:"required,omitempty"`
+	// AfterPayment: only once the user has an approved payment on record.
+	AfterPayment bool `yaml:"after_payment" json:"after_payment,omitempty"`
+	Required     bool `yaml:"required" json:"required,omitempty"`
 }
 
 var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
@@ -219,8 +222,8 @@ func (s *Schema) Validate() error {
 		if r.OnSignIn > 100 {
 			bad(f+".on_sign_in", "must be at most 100")
 		}
-		if r.OnSignIn == 0 && r.Scope == "" {
-			bad(f, "needs on_sign_in, scope or both")
+		if r.OnSignIn == 0 && r.Scope == "" && !r.AfterPayment {
+			bad(f, "needs on_sign_in, scope or after_payment")
 		}
 		if r.Scope != "" && !slices.Contains(s.Scopes(), r.Scope) {
 			bad(f+".scope", "%q is not the scope of any attribute", r.Scope)
