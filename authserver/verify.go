@@ -55,6 +55,7 @@ func (s *Server) accountMailRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /reset/password", s.handleResetPassword)
 	s.emailChangeRoutes(mux)
 	s.noticeRoutes(mux)
+	s.sessionRoutes(mux)
 	s.signInLinkRoutes(mux)
 }
 
