@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/assent-auth/assent/acr"
@@ -295,9 +296,11 @@ func (s *Server) handleBackchannel(w http.ResponseWriter, r *http.Request) {
 	if pay != nil {
 		details["amount"], details["currency"], details["payee"] = pay.detail.InstructedAmount.Amount, pay.currency, pay.PayeeID()
 	}
+	var audited sync.WaitGroup
+	defer audited.Wait()
 	if known {
 		rec.UserID = ident.ID
-		s.cibaStart(r, &rec, &resp, c, pay, details)
+		s.cibaStart(r, &rec, &resp, c, pay, details, &audited)
 	} else {
 		resp.BindingNumber = s.cibaDecoyNumber(r.Context(), c, pay)
 		details["outcome"] = "unknown_user"
@@ -309,7 +312,9 @@ func (s *Server) handleBackchannel(w http.ResponseWriter, r *http.Request) {
 	if rec.Status != store.CIBAPending && rec.Mode == oidcprovider.CIBAPing {
 		rec.CheckAt = now
 	}
-	if err := s.store.CreateCIBARequest(r.Context(), rec); err != nil {
+	err := s.store.CreateCIBARequest(r.Context(), rec)
+	audited.Wait() // the assessment's event comes before the request's
+	if err != nil {
 		s.log.ErrorContext(r.Context(), "store ciba request failed", "err", err)
 		writeOAuthError(w, oauthErr(http.StatusInternalServerError, "server_error", ""))
 		return
@@ -351,13 +356,23 @@ func (s *Server) cibaUser(ctx context.Context, hint string) (profiles.Identity, 
 // cibaStart assesses a known user's request and, unless the risk engine
 // denies it, asks the user's app. A refusal is recorded in rec (the client
 // learns it as access_denied with the reason code).
-func (s *Server) cibaStart(r *http.Request, rec *store.CIBARequest, resp *backchannelResponse, c store.OIDCClient, pay *payment, details map[string]string) {
+func (s *Server) cibaStart(r *http.Request, rec *store.CIBARequest, resp *backchannelResponse, c store.OIDCClient, pay *payment, details map[string]string, audited *sync.WaitGroup) {
 	ev := risk.Event{Kind: risk.KindLogin, UserID: rec.UserID, Time: s.now(), Channel: risk.ChannelCIBA, ClientID: c.ID}
 	if pay != nil {
 		ev.Kind = risk.KindPayment
 		ev.Payment = risk.Payment{Amount: pay.minor, Currency: pay.currency, Payee: pay.PayeeID()}
 	}
-	a := s.assess(r, ev, rec.UserID)
+	// The assessment's audit append runs alongside the push request's
+	// writes and shares their commits; the handler waits for it before it
+	// answers.
+	a, err := s.risk.Assess(r.Context(), ev)
+	if err != nil {
+		s.log.WarnContext(r.Context(), "risk assessment failed; failing closed", "err", err)
+	}
+	s.metrics.assessments.WithLabelValues(string(ev.Kind), a.Decision.String()).Inc()
+	assessed := store.AuditEvent{Kind: "risk.assessed", Actor: "system", Subject: rec.UserID, Outcome: a.Decision.String(),
+		Details: assessmentDetails(ev, a)}
+	audited.Go(func() { s.audit(r, assessed) })
 	details["risk_decision"], details["risk_score"] = a.Decision.String(), strconv.Itoa(a.Score)
 	if a.Exemption != "" {
 		details["exemption"] = string(a.Exemption)
@@ -424,24 +439,45 @@ var errCIBAUnchanged = errors.New("ciba request unchanged")
 // cibaSettle carries the app's decision over to a pending request. The
 // caller that makes the change records the payment and audits it.
 func (s *Server) cibaSettle(ctx context.Context, rec store.CIBARequest) (store.CIBARequest, error) {
-	if rec.Status != store.CIBAPending || rec.PushRequestID == "" || rec.UserID == "" {
-		return rec, nil
-	}
-	pr, err := s.store.GetPushRequest(ctx, rec.UserID, rec.PushRequestID)
-	if errors.Is(err, store.ErrNotFound) {
-		return rec, nil
-	}
-	if err != nil {
+	decide, err := s.cibaDecision(ctx, rec)
+	if err != nil || decide == nil {
 		return rec, err
-	}
-	if pr.Status == store.PushPending {
-		return rec, nil
 	}
 	now := s.now().UTC()
 	out, err := s.store.UpdateCIBARequest(ctx, rec.IDHash, func(r store.CIBARequest) (store.CIBARequest, error) {
 		if r.Status != store.CIBAPending {
 			return r, errCIBAUnchanged
 		}
+		return decide(r, now), nil
+	})
+	if errors.Is(err, errCIBAUnchanged) {
+		return s.store.GetCIBARequest(ctx, rec.IDHash)
+	}
+	if err != nil {
+		return rec, err
+	}
+	s.cibaSettled(ctx, out, now)
+	return out, nil
+}
+
+// cibaDecision reads the app's decision on a pending request and returns
+// the change that carries it over to the request, nil while there is none.
+// The change applies to a request still pending when it is made.
+func (s *Server) cibaDecision(ctx context.Context, rec store.CIBARequest) (func(store.CIBARequest, time.Time) store.CIBARequest, error) {
+	if rec.Status != store.CIBAPending || rec.PushRequestID == "" || rec.UserID == "" {
+		return nil, nil
+	}
+	pr, err := s.store.GetPushRequest(ctx, rec.UserID, rec.PushRequestID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if pr.Status == store.PushPending {
+		return nil, nil
+	}
+	return func(r store.CIBARequest, now time.Time) store.CIBARequest {
 		if pr.Status == store.PushApproved {
 			r.Status = store.CIBAApproved
 			r.AMR = []string{"swk", "mca"}
@@ -459,14 +495,15 @@ func (s *Server) cibaSettle(ctx context.Context, rec store.CIBARequest) (store.C
 		if r.Mode == oidcprovider.CIBAPing {
 			r.CheckAt = now
 		}
-		return r, nil
-	})
-	if errors.Is(err, errCIBAUnchanged) {
-		return s.store.GetCIBARequest(ctx, rec.IDHash)
-	}
-	if err != nil {
-		return rec, err
-	}
+		return r
+	}, nil
+}
+
+// cibaSettled records what settling a request leaves behind: an approved
+// payment in the risk history and the audit event. The two writes do not
+// depend on each other, so they run together and share one commit; it
+// returns once both are durable.
+func (s *Server) cibaSettled(ctx context.Context, out store.CIBARequest, now time.Time) {
 	details := map[string]string{"client_id": out.ClientID, "push_request_id": out.PushRequestID}
 	if out.Reason != "" {
 		details["reason"] = out.Reason
@@ -474,19 +511,22 @@ func (s *Server) cibaSettle(ctx context.Context, rec store.CIBARequest) (store.C
 	if out.Exemption != "" {
 		details["exemption"] = out.Exemption
 	}
+	var history sync.WaitGroup
 	if out.Status == store.CIBAApproved && len(out.AuthorizationDetails) > 0 {
 		if p, err := parseAuthorizationDetails(string(out.AuthorizationDetails)); err == nil {
 			details["amount"], details["currency"], details["payee"] = p.detail.InstructedAmount.Amount, p.currency, p.PayeeID()
 			// The risk history: an approval without an exemption is strong
 			// authentication and restarts the PSD2 low-value counters.
-			if err := s.store.AppendPayment(ctx, out.UserID, store.PaymentRecord{Time: now, Amount: p.minor, Currency: p.currency,
-				Payee: p.PayeeID(), Strong: out.Exemption == ""}); err != nil {
-				s.log.ErrorContext(ctx, "record payment history failed", "err", err)
-			}
+			rec := store.PaymentRecord{Time: now, Amount: p.minor, Currency: p.currency, Payee: p.PayeeID(), Strong: out.Exemption == ""}
+			history.Go(func() {
+				if err := s.store.AppendPayment(ctx, out.UserID, rec); err != nil {
+					s.log.ErrorContext(ctx, "record payment history failed", "err", err)
+				}
+			})
 		}
 	}
 	s.auditSystem(ctx, store.AuditEvent{Kind: "ciba." + out.Status, Actor: out.UserID, Subject: out.UserID, Outcome: out.Status, Details: details})
-	return out, nil
+	history.Wait()
 }
 
 // auditSystem appends an event that has no HTTP request of its own.
@@ -543,24 +583,36 @@ func (s *Server) cibaRedeem(ctx context.Context, c store.OIDCClient, id string) 
 		s.log.ErrorContext(ctx, "load ciba request failed", "err", err)
 		return oidcprovider.TokenResponse{}, oauthErr(http.StatusInternalServerError, "server_error", "")
 	}
-	if rec, err = s.cibaSettle(ctx, rec); err != nil {
+	// A decision the app has made is carried over in the same transaction
+	// that answers this request: one commit instead of two.
+	decide, err := s.cibaDecision(ctx, rec)
+	if err != nil {
 		s.log.ErrorContext(ctx, "settle ciba request failed", "err", err)
 	}
 	now := s.now().UTC()
 	var answer *oauthError
-	var grant store.CIBARequest
+	var grant, settled store.CIBARequest
 	_, err = s.store.UpdateCIBARequest(ctx, rec.IDHash, func(r store.CIBARequest) (store.CIBARequest, error) {
-		answer = nil
+		answer, settled = nil, store.CIBARequest{}
+		if decide != nil && r.Status == store.CIBAPending {
+			r = decide(r, now)
+			settled = r
+		}
+		// A refusal writes nothing, unless the decision was carried over.
+		refuse := func(e *oauthError) (store.CIBARequest, error) {
+			answer = e
+			if settled.Status != "" {
+				return r, nil
+			}
+			return r, errCIBAPoll
+		}
 		switch {
 		case r.Status == store.CIBARedeemed:
-			answer = oauthErr(http.StatusBadRequest, "invalid_grant", "auth_req_id was already used")
-			return r, errCIBAPoll
+			return refuse(oauthErr(http.StatusBadRequest, "invalid_grant", "auth_req_id was already used"))
 		case !now.Before(r.ExpiresAt):
-			answer = oauthErr(http.StatusBadRequest, "expired_token", "the request expired before the user approved it")
-			return r, errCIBAPoll
+			return refuse(oauthErr(http.StatusBadRequest, "expired_token", "the request expired before the user approved it"))
 		case r.Status == store.CIBADenied:
-			answer = oauthErr(http.StatusBadRequest, "access_denied", r.Reason)
-			return r, errCIBAPoll
+			return refuse(oauthErr(http.StatusBadRequest, "access_denied", r.Reason))
 		case r.Status == store.CIBAApproved:
 			r.Status = store.CIBARedeemed
 			r.CheckAt = time.Time{}
@@ -581,6 +633,9 @@ func (s *Server) cibaRedeem(ctx context.Context, c store.OIDCClient, id string) 
 	if err != nil && !errors.Is(err, errCIBAPoll) {
 		s.log.ErrorContext(ctx, "update ciba request failed", "err", err)
 		return oidcprovider.TokenResponse{}, oauthErr(http.StatusInternalServerError, "server_error", "")
+	}
+	if err == nil && settled.Status != "" {
+		s.cibaSettled(ctx, settled, now)
 	}
 	if answer != nil {
 		return oidcprovider.TokenResponse{}, answer

@@ -364,9 +364,29 @@ func TestCIBAPollPaymentEndToEnd(t *testing.T) {
 		t.Fatalf("EUR 30.01 must need number matching: %d %s", a.status, a.raw)
 	}
 
-	// The phone denies: access_denied with the reason.
+	// The phone denies: access_denied with the reason. The token request
+	// that carries the decision over stores it: a second one gets the same
+	// answer, and the denial is audited once.
 	w.answer(t, deviceclient.Answer{Approve: false})
 	wantOAuthError(t, "denied", shop.poll(a.str("auth_req_id")), 400, "access_denied")
+	wantOAuthError(t, "denied again", shop.poll(a.str("auth_req_id")), 400, "access_denied")
+	events, err = e.db.ListAudit(t.Context(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds = kinds[:0]
+	for _, ev := range events {
+		if strings.HasPrefix(ev.Kind, "ciba.") {
+			kinds = append(kinds, ev.Kind)
+		}
+	}
+	if n := slices.Index(kinds, "ciba.denied"); n < 0 || slices.Contains(kinds[n+1:], "ciba.denied") {
+		t.Errorf("want one ciba.denied: %v", kinds)
+	}
+	// The decision is logged before the tokens it leads to.
+	if i, j := slices.Index(kinds, "ciba.approved"), slices.Index(kinds, "ciba.tokens_issued"); i < 0 || j < i {
+		t.Errorf("ciba.approved must precede ciba.tokens_issued: %v", kinds)
+	}
 }
 
 func jsonEqual(a, b any) bool {
