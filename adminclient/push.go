@@ -9,7 +9,9 @@ import (
 
 // AppEnrollment is a one-time code that enrolls an app device for a user.
 type AppEnrollment struct {
-	Code      string    `json:"code"`
+	// Code is empty when the code was mailed to the user (SentTo).
+	Code      string    `json:"code,omitempty"`
+	SentTo    string    `json:"sent_to,omitempty"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
@@ -17,6 +19,15 @@ type AppEnrollment struct {
 func (c *Client) StartAppEnrollment(ctx context.Context, user string) (AppEnrollment, error) {
 	var out AppEnrollment
 	err := c.doJSON(ctx, http.MethodPost, userPath(user)+"/app-enrollments", nil, &out)
+	return out, err
+}
+
+// MailAppEnrollment issues an enrollment code for the user's app device
+// and mails it (with its QR code) to the user's verified address: the
+// answer carries no code.
+func (c *Client) MailAppEnrollment(ctx context.Context, user string) (AppEnrollment, error) {
+	var out AppEnrollment
+	err := c.doJSON(ctx, http.MethodPost, userPath(user)+"/app-enrollments", map[string]string{"send": "email"}, &out)
 	return out, err
 }
 

@@ -19,7 +19,7 @@ import (
 // into layout.html) under mail/, and its subject is the message
 // "mail.NAME.subject". A theme directory overrides any of them in its own
 // mail/ directory, and their texts come from the pages' catalogs.
-var mailNames = []string{"verify", "reset", "reset_done", "email_confirm", "email_changed", "notice", "signin_link"}
+var mailNames = []string{"verify", "reset", "reset_done", "email_confirm", "email_changed", "notice", "signin_link", "app_enroll"}
 
 // mailTemplates holds the parsed mail templates.
 type mailTemplates struct {
@@ -85,6 +85,9 @@ type mailData struct {
 	// Facts are its lines of what happened (when, where, which browser).
 	Kind  string
 	Facts []string
+	// QR is an image of Code (a data: URL); Expires says when Code lapses.
+	QR      htmltemplate.URL
+	Expires string
 
 	theme *theme
 	tag   language.Tag

@@ -36,6 +36,7 @@ func (s *Server) adminProfileRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/v1/users/{user}/consents", s.adminListConsents)
 	mux.HandleFunc("GET /admin/v1/users/{user}/export", s.adminExportUser)
 	mux.HandleFunc("POST /admin/v1/users/{user}/erase", s.adminEraseUser)
+	s.adminLinkRoutes(mux)
 	s.adminWebhookRoutes(mux)
 }
 

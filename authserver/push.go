@@ -580,9 +580,17 @@ func (s *Server) adminStartAppEnrollment(w http.ResponseWriter, r *http.Request)
 		s.writeDomainError(w, r, err)
 		return
 	}
+	send, ok := s.enrollmentSend(w, r, u)
+	if !ok {
+		return
+	}
 	e, err := s.devices.StartAppEnrollment(r.Context(), u.ID)
 	if err != nil {
 		s.writeDomainError(w, r, err)
+		return
+	}
+	if send == enrollSendEmail {
+		s.mailAppEnrollment(w, r, u, e)
 		return
 	}
 	s.adminAudit(r, "app_device.enrollment_started", u.ID, map[string]string{"by": "admin"})

@@ -30,6 +30,10 @@ type securityPage struct {
 	RecoveryText string
 	// Codes are fresh recovery codes, shown once.
 	Codes []string
+	// Links are the linked upstream accounts; Upstreams whether any
+	// upstream provider is configured.
+	Links     []linkedAccount
+	Upstreams bool
 }
 
 // totpPage is the authenticator-app enrollment page's data.
@@ -105,6 +109,12 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, status i
 		}
 		d.HasStrong = d.HasStrong || f.Strong()
 	}
+	if d.Links, err = s.linkedAccounts(r.Context(), ident.ID); err != nil {
+		s.log.ErrorContext(r.Context(), "list links failed", "user_id", ident.ID, "err", err)
+		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	d.Upstreams = len(s.ups.byID) > 0
 	if d.Recovery != nil {
 		d.RecoveryText = strings.ReplaceAll(pg.T("security.recovery_left"), "{n}", strconv.Itoa(d.Recovery.Remaining))
 	}

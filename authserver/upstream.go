@@ -129,6 +129,7 @@ func (s *Server) upstreamRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /signin/upstream/{id}/callback", s.handleUpstreamCallback)
 	mux.HandleFunc("GET /signin/upstream-link", s.handleUpstreamLinkPage)
 	mux.HandleFunc("POST /signin/upstream-link", s.handleUpstreamLink)
+	mux.HandleFunc("POST /security/links/{id}/unlink", s.handleUnlink)
 }
 
 // provider discovers the upstream once and keeps its metadata and keys

@@ -5,6 +5,7 @@ import (
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 
@@ -14,6 +15,10 @@ import (
 // ErrAlreadyLinked reports an upstream account that is linked to a user
 // already.
 var ErrAlreadyLinked = errors.New("profiles: upstream account already linked")
+
+// ErrLastWayIn reports an unlink refused because the link is the user's
+// only way to sign in.
+var ErrLastWayIn = errors.New("profiles: the link is the last way to sign in")
 
 // LinkKey returns the keyed hash under which an upstream account (issuer
 // and subject) is linked, so the store never holds the upstream subject.
@@ -59,4 +64,31 @@ func (s *Service) Link(ctx context.Context, userID, provider, issuer, subject st
 // Links returns the user's links to upstream accounts.
 func (s *Service) Links(ctx context.Context, userID string) ([]store.FederatedLink, error) {
 	return s.store.ListFederatedLinks(ctx, userID)
+}
+
+// LinkID names a link in URLs and the admin API: the keyed hash, which
+// does not reveal the upstream subject.
+func LinkID(l store.FederatedLink) string {
+	return base64.RawURLEncoding.EncodeToString(l.Key)
+}
+
+// Unlink removes the user's link named linkID (see LinkID) and returns it.
+// With keepLast (the user has no password and no passkey) it refuses,
+// with ErrLastWayIn, to remove the user's only link. An unknown link is
+// ErrNotFound.
+func (s *Service) Unlink(ctx context.Context, userID, linkID string, keepLast bool) (store.FederatedLink, error) {
+	key, err := base64.RawURLEncoding.DecodeString(linkID)
+	if err != nil || len(key) != sha256.Size {
+		return store.FederatedLink{}, ErrNotFound
+	}
+	l, err := s.store.DeleteFederatedLink(ctx, userID, key, keepLast)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.FederatedLink{}, ErrNotFound
+	case errors.Is(err, store.ErrConflict):
+		return store.FederatedLink{}, ErrLastWayIn
+	case err != nil:
+		return store.FederatedLink{}, fmt.Errorf("unlink upstream account: %w", err)
+	}
+	return l, nil
 }

@@ -79,6 +79,11 @@ type Profiles interface {
 	GetFederatedLink(ctx context.Context, key []byte) (FederatedLink, error)
 	// ListFederatedLinks returns the user's links.
 	ListFederatedLinks(ctx context.Context, userID string) ([]FederatedLink, error)
+	// DeleteFederatedLink removes the user's link with that key and returns
+	// it: ErrNotFound if the user has no such link; with keepLast,
+	// ErrConflict (and nothing removed) if it is the user's only link,
+	// checked in the same transaction.
+	DeleteFederatedLink(ctx context.Context, userID string, key []byte, keepLast bool) (FederatedLink, error)
 	// EraseUser does in one transaction what DeleteUser does and, in the
 	// same transaction, pseudonymises every audit event about the user:
 	// Actor, Subject and detail values equal to the user id become

@@ -29,6 +29,7 @@ type API interface {
 	UserSessions(ctx context.Context, user string) ([]adminclient.Session, error)
 	SignOutUser(ctx context.Context, user string) (adminclient.SignOutResult, error)
 	StartAppEnrollment(ctx context.Context, user string) (adminclient.AppEnrollment, error)
+	MailAppEnrollment(ctx context.Context, user string) (adminclient.AppEnrollment, error)
 	PendingPush(ctx context.Context) (adminclient.PushOverview, error)
 }
 

@@ -122,6 +122,8 @@ type pendingAction struct {
 	prompt string
 	what   string
 	run    func(context.Context, API) (string, error)
+	// mail, when set, is the alternative the operator picks with m.
+	mail func(context.Context, API) (string, error)
 }
 
 // New returns the console's model.
@@ -350,12 +352,15 @@ func (m Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, cmd
 	}
 	if m.confirm != nil {
-		if k.String() == "y" {
+		if k.String() == "y" || (k.String() == "m" && m.confirm.mail != nil) {
 			a := m.confirm
 			m.confirm = nil
-			ctx, api := m.ctx, m.api
+			ctx, api, run := m.ctx, m.api, a.run
+			if k.String() == "m" {
+				run = a.mail
+			}
 			return m, func() tea.Msg {
-				done, err := a.run(ctx, api)
+				done, err := run(ctx, api)
 				return actionMsg{what: a.what, done: done, err: err}
 			}
 		}
@@ -467,10 +472,14 @@ func (m Model) usersKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
 				}}
 		case "e":
 			loc := m.loc
-			m.confirm = &pendingAction{prompt: fmt.Sprintf("Issue a new app enrollment code for %s?", email), what: "enrollment code for " + email,
+			m.confirm = &pendingAction{prompt: fmt.Sprintf("Issue a new app enrollment code for %s? (m: mail it)", email), what: "enrollment code for " + email,
 				run: func(ctx context.Context, api API) (string, error) {
 					e, err := api.StartAppEnrollment(ctx, id)
 					return fmt.Sprintf("%s (once, until %s)", e.Code, e.ExpiresAt.In(loc).Format("15:04")), err
+				},
+				mail: func(ctx context.Context, api API) (string, error) {
+					e, err := api.MailAppEnrollment(ctx, id)
+					return fmt.Sprintf("mailed to %s (once, until %s)", e.SentTo, e.ExpiresAt.In(loc).Format("15:04")), err
 				}}
 		}
 	case "x", "delete":

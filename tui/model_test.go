@@ -88,6 +88,10 @@ func (f *fakeAPI) StartAppEnrollment(_ context.Context, u string) (adminclient.A
 	f.record("enroll " + u)
 	return adminclient.AppEnrollment{Code: "ABCD-EFGH-JKLM", ExpiresAt: t0.Add(10 * time.Minute)}, nil
 }
+func (f *fakeAPI) MailAppEnrollment(_ context.Context, u string) (adminclient.AppEnrollment, error) {
+	f.record("mail enroll " + u)
+	return adminclient.AppEnrollment{SentTo: "ada@example.com", ExpiresAt: t0.Add(10 * time.Minute)}, nil
+}
 func (f *fakeAPI) PendingPush(context.Context) (adminclient.PushOverview, error) {
 	return testPush(), nil
 }
@@ -428,11 +432,21 @@ func TestUsersActionsNeedConfirmation(t *testing.T) {
 	if m, _ = step(m, cmd()); !strings.Contains(m.notice, "ABCD-EFGH-JKLM (once, until 12:10)") {
 		t.Errorf("enrollment notice %q", m.notice)
 	}
+	// m mails the code to the user instead: the operator never sees it.
+	m = keys(m, "e")
+	m, cmd = step(m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("m")})
+	if m, _ = step(m, cmd()); m.notice != "enrollment code for ada@example.com: mailed to ada@example.com (once, until 12:10)" {
+		t.Errorf("mailed enrollment notice %q", m.notice)
+	}
+	// m means nothing to other confirmations: it cancels.
+	if m = keys(m, "l", "m"); m.confirm != nil || m.notice != "cancelled" {
+		t.Errorf("m on a lock confirmation: %+v %q", m.confirm, m.notice)
+	}
 	// Keys without a user looked up do nothing.
 	if m2 := keys(keys(newTestModel(t, api), "3"), "o", "e", "x"); m2.confirm != nil {
 		t.Error("an action without a user")
 	}
-	if got := strings.Join(api.actions, "; "); got != "lock u_ADA; remove u_ADA f_TOTP1; unlock u_ADA; revoke u_ADA app_PHONE1; signout u_ADA; enroll u_ADA" {
+	if got := strings.Join(api.actions, "; "); got != "lock u_ADA; remove u_ADA f_TOTP1; unlock u_ADA; revoke u_ADA app_PHONE1; signout u_ADA; enroll u_ADA; mail enroll u_ADA" {
 		t.Errorf("actions: %s", got)
 	}
 	// An unknown user is said so.
@@ -496,6 +510,7 @@ func TestGoldenViews(t *testing.T) {
 		}},
 		{"users", userView},
 		{"users_confirm", func() Model { return keys(userView(), "down", "x") }},
+		{"users_enroll_confirm", func() Model { return keys(userView(), "e") }},
 		{"overview", func() Model {
 			m := keys(live(t), "4")
 			m, _ = step(m, statsMsg{stats: testStats()})

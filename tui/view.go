@@ -119,6 +119,8 @@ func (m Model) keysHelp() string {
 		return "type to filter · enter: keep · esc: clear"
 	case m.searching:
 		return "enter: look up · esc: cancel"
+	case m.confirm != nil && m.confirm.mail != nil:
+		return "y: confirm · m: mail to the user instead · any other key: cancel"
 	case m.confirm != nil:
 		return "y: confirm · any other key: cancel"
 	case m.tab == tabLive && m.detail != nil:

@@ -41,6 +41,8 @@ Usage:
   assent user remove-factor E|ID FACTOR-ID
   assent user export E|ID [--out FILE]  everything held about the user, as JSON
   assent user erase E|ID [--yes]        delete the account and personal data for good
+  assent user links E|ID                linked upstream (sign in with ...) accounts
+  assent user unlink E|ID LINK-ID [--force]  remove one; --force even if it is the only way in
   assent audit [--after SEQ] [--limit N]
   assent client create --id ID --redirect-uri URI [--public] [--min-acr ACR]
         [--post-logout-redirect-uri URI] [--scope S] [--grant-type G] [--jwks FILE | --jwks-uri URL]
@@ -51,7 +53,8 @@ Usage:
   assent risk policy            the active risk policy and its version
   assent risk eval [--seed N] [--svg FILE]
                                 detection against friction on synthetic traffic
-  assent device enroll --user E  one-time code (and QR) to enroll a user's app device
+  assent device enroll --user E [--mail]  one-time code (and QR) to enroll a user's app device;
+                                --mail sends it to the user instead of showing it
   assent device activate CODE --device-file F [--name N]
                                 enroll this terminal as an app device (reference app)
   assent device run --device-file F [--auto approve|deny --pick N [--not-me]] [--once]
@@ -138,6 +141,8 @@ var userCommands = map[string]func(context.Context, []string, env) error{
 	"remove-factor": userRemoveFactor,
 	"export":        userExport,
 	"erase":         userErase,
+	"links":         userLinks,
+	"unlink":        userUnlink,
 }
 
 // common holds the flags every command takes.
@@ -282,6 +287,10 @@ func userShow(ctx context.Context, args []string, e env) error {
 		return c.printJSON(u)
 	}
 	printUser(e.stdout, u)
+	if ls, err := cl.UserLinks(ctx, u.ID); err == nil && len(ls) > 0 {
+		fmt.Fprintln(e.stdout, "Linked accounts:")
+		printLinks(e.stdout, ls)
+	}
 	return nil
 }
 

@@ -46,12 +46,24 @@ func deviceCmd(ctx context.Context, args []string, e env) error {
 func deviceEnroll(ctx context.Context, args []string, e env) error {
 	fs, c := newFlags("device enroll", e)
 	user := fs.String("user", "", "e-mail or user id")
+	mailIt := fs.Bool("mail", false, "mail the code (and its QR code) to the user's verified address instead of showing it")
 	cl, _, err := c.clientWith(fs, args, 0, "needs --user E")
 	if err != nil {
 		return err
 	}
 	if *user == "" {
 		return fmt.Errorf("%w: device enroll needs --user E", errUsage)
+	}
+	if *mailIt {
+		en, err := cl.MailAppEnrollment(ctx, *user)
+		if err != nil {
+			return userErr(*user, err)
+		}
+		if c.json {
+			return c.printJSON(en)
+		}
+		fmt.Fprintf(e.stdout, "Enrollment code mailed to %s (good once, until %s).\n", en.SentTo, en.ExpiresAt.Local().Format("15:04:05"))
+		return nil
 	}
 	en, err := cl.StartAppEnrollment(ctx, *user)
 	if err != nil {

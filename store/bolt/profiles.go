@@ -346,3 +346,40 @@ func deleteUserLinks(tx *bbolt.Tx, userID string) error {
 	}
 	return nil
 }
+
+// DeleteFederatedLink removes one of the user's links and its index entry.
+func (d *DB) DeleteFederatedLink(ctx context.Context, userID string, key []byte, keepLast bool) (store.FederatedLink, error) {
+	if err := validUserID(userID); err != nil {
+		return store.FederatedLink{}, fmt.Errorf("delete link: %w", err)
+	}
+	var l store.FederatedLink
+	err := d.update(ctx, func(tx *bbolt.Tx) error {
+		idx := tx.Bucket(bucketLinksByUser)
+		ik := prefixedKey(userID, key)
+		if len(key) == 0 || idx.Get(ik) == nil {
+			return store.ErrNotFound
+		}
+		if err := getJSON(tx.Bucket(bucketLinks), key, &l); err != nil {
+			return err
+		}
+		if keepLast {
+			prefix := prefixedKey(userID, nil)
+			n := 0
+			c := idx.Cursor()
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && n < 2; k, _ = c.Next() {
+				n++
+			}
+			if n < 2 {
+				return store.ErrConflict
+			}
+		}
+		if err := tx.Bucket(bucketLinks).Delete(key); err != nil {
+			return err
+		}
+		return idx.Delete(ik)
+	})
+	if err != nil {
+		return store.FederatedLink{}, fmt.Errorf("delete link of user %q: %w", userID, err)
+	}
+	return l, nil
+}

@@ -233,4 +233,20 @@ func testFederatedLinks(t *testing.T, open Opener) {
 	if ls, _ := s.ListFederatedLinks(ctx, "u10"); len(ls) != 2 {
 		t.Errorf("ListFederatedLinks(u10) = %d, want 2", len(ls))
 	}
+	// Deleting: only the owner's link, and with keepLast never the last.
+	_, err = s.DeleteFederatedLink(ctx, "u1", []byte("k1"), false)
+	checkErr(t, "DeleteFederatedLink of another user's link", err, store.ErrNotFound)
+	if l, err := s.DeleteFederatedLink(ctx, "u10", []byte("k1"), true); err != nil || l.Provider != "acme" {
+		t.Errorf("DeleteFederatedLink(k1) = %+v, %v", l, err)
+	}
+	_, err = s.DeleteFederatedLink(ctx, "u10", []byte("k10"), true)
+	checkErr(t, "DeleteFederatedLink of the last link with keepLast", err, store.ErrConflict)
+	if ls, _ := s.ListFederatedLinks(ctx, "u10"); len(ls) != 1 {
+		t.Errorf("ListFederatedLinks(u10) after a refused delete = %d, want 1", len(ls))
+	}
+	if _, err := s.DeleteFederatedLink(ctx, "u10", []byte("k10"), false); err != nil {
+		t.Errorf("DeleteFederatedLink(k10) = %v", err)
+	}
+	_, err = s.GetFederatedLink(ctx, []byte("k10"))
+	checkErr(t, "GetFederatedLink after delete", err, store.ErrNotFound)
 }
