@@ -319,6 +319,13 @@ func (s *Server) handleAccountDelete(w http.ResponseWriter, r *http.Request) {
 			map[string]string{"confirm": s.newPage(w, r).T("profile.delete_mismatch")}, "")
 		return
 	}
+	// Erasure cannot be undone: it takes a sign-in within the last ten
+	// minutes, so a session left open or stolen cannot do it.
+	if sess, err := s.session(r); err != nil || !s.freshSignIn(sess) {
+		s.renderProfile(w, r, http.StatusForbidden, ident, ident.Attributes,
+			map[string]string{"confirm": s.newPage(w, r).T("profile.delete_reauth")}, "")
+		return
+	}
 	rep, err := s.profiles.Erase(r.Context(), ident.ID)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "erase failed", "err", err)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -374,6 +375,15 @@ func TestExportAndErase(t *testing.T) {
 		t.Fatalf("delete with the wrong address: %d", r.status)
 	}
 	mustContain(t, "profile page", r.body, "Type the e-mail address of this account")
+	// An old sign-in cannot erase: a session left open is not enough.
+	e.clock.Advance(11 * time.Minute)
+	r = b.submit("/account/profile", "/account/delete", url.Values{"confirm": {"Ada@Example.com"}})
+	if r.status != http.StatusForbidden {
+		t.Fatalf("delete on an old sign-in: %d", r.status)
+	}
+	mustContain(t, "profile page", r.body, "sign in again")
+	b.signOut()
+	b.signIn("ada@example.com", password)
 	before := len(e.auditEvents())
 	r = b.submit("/account/profile", "/account/delete", url.Values{"confirm": {"Ada@Example.com"}})
 	wantRedirect(t, "delete", r, "/signin?erased=1")

@@ -230,37 +230,46 @@ func (s *Server) handleSignInLinkOpen(w http.ResponseWriter, r *http.Request) {
 		// it is no news to mail the user about.
 		details["via"], details["method"] = "signup", "email_link"
 	}
-	s.afterEmailLink(w, r, ident, p.ReturnTo, details)
+	s.afterOneFactor(w, r, ident, "email", p.ReturnTo, details)
 }
 
-// afterEmailLink decides what follows a valid sign-in link, as
-// afterPassword does for a password: the risk engine decides whether the
-// link is enough, a second factor is asked for, or the sign-in is refused.
-func (s *Server) afterEmailLink(w http.ResponseWriter, r *http.Request, ident profiles.Identity, returnTo string, details map[string]string) {
+// afterOneFactor decides what follows a sign-in by one factor other than
+// a password (first: "email" for a mailed link, "fed" for a linked
+// upstream account), as afterPassword does for a password: the risk
+// engine decides whether it is enough, a second factor is asked for, or
+// the sign-in is refused.
+func (s *Server) afterOneFactor(w http.ResponseWriter, r *http.Request, ident profiles.Identity, first, returnTo string, details map[string]string) {
 	a := s.assess(r, s.loginEvent(r, ident.ID), ident.ID)
 	riskDetails(details, a)
-	hasFactors := s.hasFactors(r, ident.ID)
+	// Nothing but the mailbox protects an account without factors that
+	// signs in by link: suggest a passkey.
+	nudge := "add_passkey"
+	if first == "email" {
+		nudge = "passkey_after_link"
+	}
 	switch {
 	case a.Decision == risk.DecisionDeny:
 		s.metrics.signins.WithLabelValues("denied").Inc()
 		s.audit(r, store.AuditEvent{Kind: "signin.denied", Actor: "system", Subject: ident.ID, Outcome: "denied", Details: details})
+		if first != "email" {
+			s.renderError(w, r, http.StatusForbidden, "upstream.denied")
+			return
+		}
 		p := s.newPage(w, r)
 		p.Error = p.T("signin_link.denied")
 		s.render(w, r, http.StatusForbidden, "signin_link", p)
 		return
 	case a.Allowed():
-		amr := []string{"email"}
-		if hasFactors {
+		amr := []string{first}
+		if s.hasFactors(r, ident.ID) {
 			amr = append(amr, "rba")
-		} else {
-			// Nothing but the mailbox protects the account: suggest a
-			// passkey.
-			details["nudge"] = "passkey_after_link"
+		} else if first == "email" {
+			details["nudge"] = nudge
 		}
 		s.completeSignIn(w, r, ident, amr, returnTo, details)
 		return
 	}
-	if s.beginSecondFactor(w, r, ident, "email", returnTo, details) {
+	if s.beginSecondFactor(w, r, ident, first, returnTo, details) {
 		return
 	}
 	s.challengeWithoutFactor(r, ident, a)
@@ -268,9 +277,9 @@ func (s *Server) afterEmailLink(w http.ResponseWriter, r *http.Request, ident pr
 	if details["via"] == "signup" {
 		// A new account's first sign-in is always from a new device:
 		// nothing unusual to report, only a passkey to suggest.
-		details["nudge"] = "passkey_after_link"
+		details["nudge"] = nudge
 	}
-	s.completeSignIn(w, r, ident, []string{"email"}, returnTo, details)
+	s.completeSignIn(w, r, ident, []string{first}, returnTo, details)
 }
 
 // signUpWithoutPassword creates an account with only an e-mail address

@@ -312,7 +312,10 @@ func (s *Server) upstreamSignIn(w http.ResponseWriter, r *http.Request, u Upstre
 			s.renderError(w, r, http.StatusForbidden, "upstream.locked")
 			return
 		}
-		s.completeSignIn(w, r, ident, []string{"fed"}, returnTo, details)
+		// A linked account is one factor like any other: the risk engine
+		// weighs it, and the account's second factor is asked for when it
+		// challenges.
+		s.afterOneFactor(w, r, ident, "fed", returnTo, details)
 		return
 	case !errors.Is(err, profiles.ErrNotFound):
 		s.log.ErrorContext(r.Context(), "upstream link lookup failed", "err", err)

@@ -95,7 +95,10 @@ func TestUpstreamSignUpAndSignIn(t *testing.T) {
 	// Next time the link signs the same user in; no second account.
 	p.downB.signOut()
 	_, r = p.continueWith(t)
-	wantRedirect(t, "second upstream sign-in", r, "/account")
+	// Assessed like any sign-in: a browser the account has used for less
+	// than an hour is challenged, and an account without a second factor
+	// is nudged to add a passkey.
+	wantRedirect(t, "second upstream sign-in", r, "/account?nudge=add_passkey")
 	if us, _ := p.down.profiles.List(t.Context(), "", 10); len(us) != 1 {
 		t.Errorf("%d users after two upstream sign-ins, want 1", len(us))
 	}
@@ -187,7 +190,7 @@ func TestUpstreamLinking(t *testing.T) {
 	// From now on the upstream account signs carol in.
 	p.downB.signOut()
 	_, r = p.continueWith(t)
-	wantRedirect(t, "linked sign-in", r, "/account")
+	wantRedirect(t, "linked sign-in", r, "/account?nudge=add_passkey")
 	if ev := p.down.lastEvent("signin.succeeded"); ev.Subject != carol.ID {
 		t.Errorf("signed in %s, want carol", ev.Subject)
 	}

@@ -52,7 +52,11 @@ type remoteSet struct {
 
 func newRemoteKeys() *remoteKeys {
 	return &remoteKeys{
-		client:      &http.Client{Timeout: 5 * time.Second},
+		// No redirects: an https jwks_uri must not lead the fetch to plain
+		// http or to an address the registration check never saw.
+		client: &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}},
 		ttl:         5 * time.Minute,
 		minInterval: 10 * time.Second,
 		sets:        map[string]*remoteSet{},
