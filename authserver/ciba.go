@@ -258,7 +258,8 @@ func (s *Server) handleBackchannel(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Who is asked. An unknown or locked user gets the same answer and a
-	// request that never completes: the client learns nothing.
+	// request that never completes: the client learns nothing. So does a
+	// known user the server will not ask (see cibaStart).
 	var userID string
 	if h := f.Get("id_token_hint"); h != "" {
 		sub, err := s.oidc.HintSubject(r.Context(), h)
@@ -298,11 +299,25 @@ func (s *Server) handleBackchannel(w http.ResponseWriter, r *http.Request) {
 	}
 	var audited sync.WaitGroup
 	defer audited.Wait()
+	subject := ""
 	if known {
-		rec.UserID = ident.ID
-		s.cibaStart(r, &rec, &resp, c, pay, details, &audited)
+		rec.UserID, subject = ident.ID, ident.ID
+		if refused := s.cibaStart(r, &rec, &resp, c, pay, details, &audited); refused != "" {
+			// Answered as for an unknown user: the request is kept
+			// without its user, so it stays pending and then expires;
+			// only the audit log has the reason.
+			rec.UserID = ""
+			resp.BindingNumber, _ = s.cibaDecoyNumber(r.Context(), c, pay)
+			details["outcome"], details["reason"] = "refused", refused
+		}
 	} else {
-		resp.BindingNumber = s.cibaDecoyNumber(r.Context(), c, pay)
+		var stepUp bool
+		resp.BindingNumber, stepUp = s.cibaDecoyNumber(r.Context(), c, pay)
+		if stepUp {
+			// A new user would be refused so; an unknown one is too.
+			rec.Status, rec.Reason = store.CIBADenied, "step_up_required"
+			resp.BindingNumber = 0
+		}
 		details["outcome"] = "unknown_user"
 	}
 	if rec.Mode == oidcprovider.CIBAPing && rec.Status == store.CIBAPending && rec.UserID != "" {
@@ -319,7 +334,6 @@ func (s *Server) handleBackchannel(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, oauthErr(http.StatusInternalServerError, "server_error", ""))
 		return
 	}
-	subject := rec.UserID
 	s.audit(r, store.AuditEvent{Kind: "ciba.requested", Actor: c.ID, Subject: subject, Outcome: rec.Status, Details: details})
 	if rec.Mode == oidcprovider.CIBAPing && rec.UserID != "" {
 		go s.cibaWatch(context.WithoutCancel(r.Context()), rec)
@@ -354,9 +368,13 @@ func (s *Server) cibaUser(ctx context.Context, hint string) (profiles.Identity, 
 }
 
 // cibaStart assesses a known user's request and, unless the risk engine
-// denies it, asks the user's app. A refusal is recorded in rec (the client
-// learns it as access_denied with the reason code).
-func (s *Server) cibaStart(r *http.Request, rec *store.CIBARequest, resp *backchannelResponse, c store.OIDCClient, pay *payment, details map[string]string, audited *sync.WaitGroup) {
+// denies it, asks the user's app. It returns why it did not ask: a risk
+// denial, or an app request that could not be made (one already pending,
+// the fatigue limit, a push lock). The client must not learn that, since
+// an unknown user's request is never asked either; the caller answers as
+// for one. A step-up the app cannot give is recorded in rec as a denial,
+// which an unknown user gets alike (cibaDecoyNumber).
+func (s *Server) cibaStart(r *http.Request, rec *store.CIBARequest, resp *backchannelResponse, c store.OIDCClient, pay *payment, details map[string]string, audited *sync.WaitGroup) (refused string) {
 	ev := risk.Event{Kind: risk.KindLogin, UserID: rec.UserID, Time: s.now(), Channel: risk.ChannelCIBA, ClientID: c.ID}
 	if pay != nil {
 		ev.Kind = risk.KindPayment
@@ -378,15 +396,14 @@ func (s *Server) cibaStart(r *http.Request, rec *store.CIBARequest, resp *backch
 		details["exemption"] = string(a.Exemption)
 	}
 	if a.Decision == risk.DecisionDeny {
-		rec.Status, rec.Reason = store.CIBADenied, "risk_denied"
-		return
+		return "risk_denied"
 	}
 	// An approval in the app reaches at most what number matching gives;
 	// a step-up to a phishing-resistant level needs the user's passkey in
 	// a browser, which a backchannel request cannot offer.
-	if l, ok := acr.Parse(a.ACR); a.Decision == risk.DecisionChallenge && ok && l > acr.MFA {
+	if needsStepUp(a) {
 		rec.Status, rec.Reason = store.CIBADenied, "step_up_required"
-		return
+		return ""
 	}
 	rp := c.ID
 	if rec.BindingMessage != "" {
@@ -404,23 +421,31 @@ func (s *Server) cibaStart(r *http.Request, rec *store.CIBARequest, resp *backch
 	}
 	pr, err := s.push.Create(r.Context(), n)
 	if err != nil {
-		rec.Status, rec.Reason = store.CIBADenied, "push_"+push.Reason(err)
 		if !errors.Is(err, push.ErrPending) && !errors.Is(err, push.ErrLocked) && !errors.Is(err, push.ErrRateLimited) && !errors.Is(err, push.ErrInvalidRequest) {
 			s.log.ErrorContext(r.Context(), "ciba push failed", "err", err)
-			rec.Reason = "unavailable"
+			return "unavailable"
 		}
-		return
+		return "push_" + push.Reason(err)
 	}
 	rec.PushRequestID = pr.ID
 	resp.BindingNumber = pr.Number
 	details["push_request_id"] = pr.ID
+	return ""
 }
 
-// cibaDecoyNumber answers for a hint that names nobody as a new user
-// would be answered: the risk engine judges the same request for an
-// account without history, and a number to match is shown exactly when
-// such a user would be asked for one.
-func (s *Server) cibaDecoyNumber(ctx context.Context, c store.OIDCClient, pay *payment) int {
+// needsStepUp tells whether the engine asks for more than an approval in
+// the app reaches (number matching gives MFA).
+func needsStepUp(a risk.Assessment) bool {
+	l, ok := acr.Parse(a.ACR)
+	return a.Decision == risk.DecisionChallenge && ok && l > acr.MFA
+}
+
+// cibaDecoyNumber answers for a hint that names nobody (or a user the
+// server will not ask) as a new user would be answered: the risk engine
+// judges the same request for an account without history, and a number to
+// match is shown exactly when such a user would be asked for one. stepUp
+// tells that such a user would be refused with step_up_required.
+func (s *Server) cibaDecoyNumber(ctx context.Context, c store.OIDCClient, pay *payment) (number int, stepUp bool) {
 	ev := risk.Event{Kind: risk.KindLogin, UserID: "unknown-user", Time: s.now(), Channel: risk.ChannelCIBA, ClientID: c.ID}
 	if pay != nil {
 		ev.Kind = risk.KindPayment
@@ -428,10 +453,10 @@ func (s *Server) cibaDecoyNumber(ctx context.Context, c store.OIDCClient, pay *p
 	}
 	a, _ := s.risk.Assess(ctx, ev)
 	if s.cfg.PushNumberMatching == push.NumberByRisk && a.Allowed() && string(a.Level) == push.RiskLow {
-		return 0
+		return 0, false
 	}
 	n, _ := randomInt(90)
-	return n + 10
+	return n + 10, needsStepUp(a)
 }
 
 var errCIBAUnchanged = errors.New("ciba request unchanged")

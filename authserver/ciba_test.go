@@ -453,8 +453,17 @@ func TestCIBAUnknownUserExpiryAndBadInput(t *testing.T) {
 	e, shop, till := w.e, w.shop, w.till
 	details := paymentDetails("10.00", "EUR", "Acme Shop")
 
-	known := shop.start(url.Values{"login_hint": {"ada@example.com"}, "authorization_details": {details}, "requested_expiry": {"30"}})
-	unknown := shop.start(url.Values{"login_hint": {"nobody@example.com"}, "authorization_details": {details}, "requested_expiry": {"30"}})
+	form := func(hint string) url.Values {
+		return url.Values{"login_hint": {hint}, "authorization_details": {details}, "requested_expiry": {"30"}}
+	}
+	known := shop.start(form("ada@example.com"))
+	unknown := shop.start(form("nobody@example.com"))
+	// A second request while the first is pending in Ada's app is not
+	// sent to the app (push_already_pending), yet it must look exactly
+	// like the unknown user's: same fields, a number to show, pending
+	// and then expired. Otherwise sending a hint twice tells whether an
+	// account exists.
+	refused := shop.start(form("ada@example.com"))
 	keys := func(a cibaAnswer) []string {
 		var ks []string
 		for k := range a.body {
@@ -463,14 +472,38 @@ func TestCIBAUnknownUserExpiryAndBadInput(t *testing.T) {
 		slices.Sort(ks)
 		return ks
 	}
-	if known.status != 200 || unknown.status != 200 || !slices.Equal(keys(known), keys(unknown)) ||
-		known.num("expires_in") != 30 || unknown.num("expires_in") != 30 || known.num("interval") != unknown.num("interval") {
-		t.Fatalf("known %d %s, unknown %d %s", known.status, known.raw, unknown.status, unknown.raw)
+	for _, a := range []cibaAnswer{known, unknown, refused} {
+		if a.status != 200 || !slices.Equal(keys(a), keys(known)) || a.num("expires_in") != 30 || a.num("interval") != known.num("interval") {
+			t.Fatalf("answers differ in shape:\nknown %d %s\nunknown %d %s\nrefused %d %s",
+				known.status, known.raw, unknown.status, unknown.raw, refused.status, refused.raw)
+		}
+		// A low-risk payment goes without number matching here; the
+		// deny band (TestCIBARiskDeny) shows one for both.
+		if n, ok := a.body["binding_number"]; ok != (known.body["binding_number"] != nil) || ok && (a.num("binding_number") < 10 || a.num("binding_number") > 99) {
+			t.Fatalf("binding_number %v in %s", n, a.raw)
+		}
 	}
+	e.clock.Advance(5 * time.Second)
 	wantOAuthError(t, "unknown user poll", shop.poll(unknown.str("auth_req_id")), 400, "authorization_pending")
-	e.clock.Advance(31 * time.Second)
+	wantOAuthError(t, "refused known user poll", shop.poll(refused.str("auth_req_id")), 400, "authorization_pending")
+	wantOAuthError(t, "known user poll", shop.poll(known.str("auth_req_id")), 400, "authorization_pending")
+	e.clock.Advance(26 * time.Second)
 	wantOAuthError(t, "unknown user after expiry", shop.poll(unknown.str("auth_req_id")), 400, "expired_token")
+	wantOAuthError(t, "refused known user after expiry", shop.poll(refused.str("auth_req_id")), 400, "expired_token")
 	wantOAuthError(t, "known user after expiry", shop.poll(known.str("auth_req_id")), 400, "expired_token")
+	// Only the audit log has the reason.
+	var outcomes []string
+	for _, ev := range e.auditEvents() {
+		if ev.Kind == "ciba.requested" {
+			outcomes = append(outcomes, ev.Outcome+"/"+ev.Details["outcome"]+"/"+ev.Details["reason"])
+			if ev.Details["reason"] != "" && ev.Subject == "" {
+				t.Errorf("refusal audited without its user: %+v", ev)
+			}
+		}
+	}
+	if want := []string{"pending//", "pending/unknown_user/", "pending/refused/push_already_pending"}; !slices.Equal(outcomes, want) {
+		t.Fatalf("audited outcomes %q, want %q", outcomes, want)
+	}
 	wantOAuthError(t, "made-up id", shop.poll("not-an-id"), 400, "invalid_grant")
 
 	ada := url.Values{"login_hint": {"ada@example.com"}}
@@ -516,21 +549,46 @@ func TestCIBAUnknownUserExpiryAndBadInput(t *testing.T) {
 }
 
 // TestCIBARiskDeny: a policy that puts every payment in the deny band
-// answers access_denied with the reason code, and the app is never asked.
+// never asks the app, and answers as for an unknown user (a number, pending,
+// then expired): an immediate access_denied would tell that the account
+// exists. The audit log keeps risk_denied.
 func TestCIBARiskDeny(t *testing.T) {
 	pol, err := risk.LoadPolicy(bytes.Replace(risk.DefaultPolicyYAML(), []byte("payment: {}"), []byte("payment: {weight: 90}"), 1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := newCIBAWorld(t, func(c *Config) { c.RiskPolicy = pol })
-	a := w.shop.start(url.Values{"login_hint": {"ada@example.com"}, "authorization_details": {paymentDetails("5.00", "EUR", "Acme Shop")}})
-	if a.status != http.StatusOK {
-		t.Fatalf("backchannel: %d %s", a.status, a.raw)
+	pay := url.Values{"authorization_details": {paymentDetails("5.00", "EUR", "Acme Shop")}, "requested_expiry": {"20"}}
+	hint := func(h string) url.Values {
+		f := url.Values{"login_hint": {h}}
+		for k, v := range pay {
+			f[k] = v
+		}
+		return f
 	}
-	r := w.shop.poll(a.str("auth_req_id"))
-	wantOAuthError(t, "deny band", r, 400, "access_denied")
-	if r.str("error_description") != "risk_denied" {
-		t.Fatalf("reason %q", r.str("error_description"))
+	a := w.shop.start(hint("ada@example.com"))
+	u := w.shop.start(hint("nobody@example.com"))
+	for _, x := range []cibaAnswer{a, u} {
+		if x.status != http.StatusOK || len(x.body) != len(u.body) || x.body["binding_number"] == nil {
+			t.Fatalf("backchannel answers differ: known %d %s, unknown %d %s", a.status, a.raw, u.status, u.raw)
+		}
+	}
+	// (The sign-in below gets the app's only request: none was sent.)
+	for _, x := range []cibaAnswer{a, u} {
+		wantOAuthError(t, "deny band", w.shop.poll(x.str("auth_req_id")), 400, "authorization_pending")
+	}
+	w.e.clock.Advance(21 * time.Second)
+	for _, x := range []cibaAnswer{a, u} {
+		wantOAuthError(t, "deny band after expiry", w.shop.poll(x.str("auth_req_id")), 400, "expired_token")
+	}
+	var reasons []string
+	for _, ev := range w.e.auditEvents() {
+		if ev.Kind == "ciba.requested" && ev.Details["reason"] != "" {
+			reasons = append(reasons, ev.Details["reason"])
+		}
+	}
+	if !slices.Equal(reasons, []string{"risk_denied"}) {
+		t.Fatalf("audited reasons %q", reasons)
 	}
 	// The high band asks for a phishing-resistant step-up, which an app
 	// approval cannot give: refused with a code the merchant can act on.
@@ -544,6 +602,16 @@ func TestCIBARiskDeny(t *testing.T) {
 	wantOAuthError(t, "high band", r2, 400, "access_denied")
 	if r2.str("error_description") != "step_up_required" {
 		t.Fatalf("reason %q", r2.str("error_description"))
+	}
+	// An unknown user is refused alike (as a user without history).
+	u2 := wh.shop.start(url.Values{"login_hint": {"nobody@example.com"}, "authorization_details": {paymentDetails("5.00", "EUR", "Acme Shop")}})
+	if len(u2.body) != len(a2.body) || u2.body["binding_number"] != nil || a2.body["binding_number"] != nil {
+		t.Fatalf("high band answers differ: known %s, unknown %s", a2.raw, u2.raw)
+	}
+	ru := wh.shop.poll(u2.str("auth_req_id"))
+	wantOAuthError(t, "high band, unknown user", ru, 400, "access_denied")
+	if ru.str("error_description") != "step_up_required" {
+		t.Fatalf("unknown user reason %q", ru.str("error_description"))
 	}
 
 	// A sign-in request (no payment) is not denied by the payment weight.

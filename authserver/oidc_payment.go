@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -62,12 +63,14 @@ type paymentPage struct {
 // checkoutPushCookie holds the app approval a payment page waits for.
 const checkoutPushCookie = "assent_checkout_push"
 
-// checkoutPush binds an app request to the authorization request and the
-// exact details it was created for.
+// checkoutPush binds an app request to the authorization request, the
+// browser session (Session is its IDHash) and the exact details it was
+// created for.
 type checkoutPush struct {
 	UserID      string `json:"user_id"`
 	PushID      string `json:"push_id"`
 	AuthRequest string `json:"auth_request"`
+	Session     []byte `json:"session"`
 	Details     []byte `json:"details"`
 }
 
@@ -335,7 +338,7 @@ func (s *Server) startCheckoutPush(w http.ResponseWriter, r *http.Request, sess 
 		s.renderPayment(w, r, status, id, client, pay, sess.UserID, key)
 		return
 	}
-	if err := s.putFlow(w, r, checkoutPushCookie, checkoutPush{UserID: sess.UserID, PushID: req.ID, AuthRequest: id, Details: pay.details}); err != nil {
+	if err := s.putFlow(w, r, checkoutPushCookie, checkoutPush{UserID: sess.UserID, PushID: req.ID, AuthRequest: id, Session: sess.IDHash, Details: pay.details}); err != nil {
 		s.log.ErrorContext(r.Context(), "store push flow failed", "err", err)
 		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
 		return
@@ -346,25 +349,41 @@ func (s *Server) startCheckoutPush(w http.ResponseWriter, r *http.Request, sess 
 // finishCheckoutPush approves the payment once the app approved the very
 // request created for it, over the same amount, currency and payee.
 func (s *Server) finishCheckoutPush(w http.ResponseWriter, r *http.Request, sess store.Session, id, client string, pay payment) {
+	// The approval serves only this session's payment, and once: a decided
+	// request spends the flow state server-side, and an approval is
+	// consumed in the store before it approves the payment.
 	var f checkoutPush
-	if _, err := s.readFlow(r, checkoutPushCookie, &f); err != nil || f.UserID != sess.UserID || f.AuthRequest != id {
+	flowNonce, err := s.readFlow(r, checkoutPushCookie, &f)
+	if err != nil || f.UserID != sess.UserID || f.AuthRequest != id || len(sess.IDHash) == 0 || subtle.ConstantTimeCompare(f.Session, sess.IDHash) != 1 {
+		s.setCookie(w, checkoutPushCookie, "", -1)
 		s.renderPayment(w, r, http.StatusUnauthorized, id, client, pay, sess.UserID, "factor.push_expired")
 		return
 	}
 	if !bytes.Equal(f.Details, pay.details) {
-		s.setCookie(w, checkoutPushCookie, "", -1)
+		s.consumeFlow(w, checkoutPushCookie, flowNonce)
 		s.rejectPayment(w, r, id, sess.UserID, oidcprovider.ErrorInvalidAuthorizationDetails, "the approved details differ from the request")
 		return
 	}
 	req, err := s.push.Get(r.Context(), f.UserID, f.PushID)
 	if err != nil {
-		s.setCookie(w, checkoutPushCookie, "", -1)
+		s.consumeFlow(w, checkoutPushCookie, flowNonce)
 		s.renderPayment(w, r, http.StatusUnauthorized, id, client, pay, sess.UserID, "factor.push_expired")
 		return
 	}
-	switch s.pushState(req) {
+	state := s.pushState(req)
+	if state != store.PushPending && !s.consumeFlow(w, checkoutPushCookie, flowNonce) {
+		state = "used"
+	}
+	if state == store.PushApproved {
+		if req, err = s.push.Consume(r.Context(), f.UserID, f.PushID); err != nil {
+			if !errors.Is(err, push.ErrConsumed) {
+				s.log.ErrorContext(r.Context(), "consume push approval failed", "user_id", f.UserID, "err", err)
+			}
+			state = "used"
+		}
+	}
+	switch state {
 	case store.PushApproved:
-		s.setCookie(w, checkoutPushCookie, "", -1)
 		if req.Kind != store.PushPayment || req.Amount != pay.detail.InstructedAmount.Amount || req.Currency != pay.currency ||
 			req.Payee != clipText(pay.Payee(), 190) {
 			s.rejectPayment(w, r, id, sess.UserID, oidcprovider.ErrorInvalidAuthorizationDetails, "the approved details differ from the request")
@@ -375,16 +394,13 @@ func (s *Server) finishCheckoutPush(w http.ResponseWriter, r *http.Request, sess
 	case store.PushPending:
 		s.renderPaymentWaiting(w, r, http.StatusAccepted, id, client, pay, sess.UserID, "factor.push_waiting", req.Number)
 	case store.PushDenied:
-		s.setCookie(w, checkoutPushCookie, "", -1)
 		if !s.secondFactorFailed(r, sess.UserID, "app", &devices.RefusedError{Reason: "denied_in_app"}) {
 			return
 		}
 		s.renderPayment(w, r, http.StatusUnauthorized, id, client, pay, sess.UserID, "factor.push_denied")
 	case "locked":
-		s.setCookie(w, checkoutPushCookie, "", -1)
 		s.renderPayment(w, r, http.StatusTooManyRequests, id, client, pay, sess.UserID, "factor.push_locked")
 	default:
-		s.setCookie(w, checkoutPushCookie, "", -1)
 		s.renderPayment(w, r, http.StatusUnauthorized, id, client, pay, sess.UserID, "factor.push_expired")
 	}
 }

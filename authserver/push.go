@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -37,10 +38,19 @@ const (
 	pushHelloWait  = 10 * time.Second
 )
 
-// pushFlow is the approval request a browser waits for.
+// pushFlow is the approval request a browser waits for. Pending is the
+// nonce of the pending sign-in it was started for: it serves that sign-in
+// and no later one in the same browser.
 type pushFlow struct {
 	UserID    string `json:"user_id"`
 	RequestID string `json:"request_id"`
+	Pending   string `json:"pending"`
+}
+
+// servesSignIn reports whether f is the approval of the pending sign-in p
+// with the given nonce.
+func (f pushFlow) servesSignIn(p pendingSignIn, nonce string) bool {
+	return f.UserID == p.UserID && nonce != "" && subtle.ConstantTimeCompare([]byte(f.Pending), []byte(nonce)) == 1
 }
 
 func (s *Server) initPush() error {
@@ -408,7 +418,7 @@ func (s *Server) handleFactorPush(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
-	p, _, ok := s.pending(w, r)
+	p, nonce, ok := s.pending(w, r)
 	if !ok || s.secondFactorThrottled(w, r, p) || s.methodRefused(w, r, p, risk.MethodPush) {
 		return
 	}
@@ -433,7 +443,7 @@ func (s *Server) handleFactorPush(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
-	if err := s.putFlow(w, r, pushCookie, pushFlow{UserID: p.UserID, RequestID: req.ID}); err != nil {
+	if err := s.putFlow(w, r, pushCookie, pushFlow{UserID: p.UserID, RequestID: req.ID, Pending: nonce}); err != nil {
 		s.log.ErrorContext(r.Context(), "store push flow failed", "err", err)
 		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
 		return
@@ -447,11 +457,12 @@ func (s *Server) handleFactorPush(w http.ResponseWriter, r *http.Request) {
 // to answer with.
 func (s *Server) waitingFor(r *http.Request) (store.PushRequest, int) {
 	var p pendingSignIn
-	if _, err := s.readFlow(r, pendingCookie, &p); err != nil {
+	nonce, err := s.readFlow(r, pendingCookie, &p)
+	if err != nil {
 		return store.PushRequest{}, http.StatusUnauthorized
 	}
 	var f pushFlow
-	if _, err := s.readFlow(r, pushCookie, &f); err != nil || f.UserID != p.UserID || f.RequestID != r.URL.Query().Get("id") {
+	if _, err := s.readFlow(r, pushCookie, &f); err != nil || !f.servesSignIn(p, nonce) || f.RequestID != r.URL.Query().Get("id") {
 		return store.PushRequest{}, http.StatusUnauthorized
 	}
 	req, err := s.push.Get(r.Context(), f.UserID, f.RequestID)
@@ -469,6 +480,9 @@ func (s *Server) pushState(req store.PushRequest) string {
 	}
 	if _, locked := s.push.LockedUntil(req.UserID); locked && req.Status == store.PushPending {
 		return "locked"
+	}
+	if req.Status == store.PushApproved && !req.ConsumedAt.IsZero() {
+		return "used"
 	}
 	return req.Status
 }
@@ -537,19 +551,36 @@ func (s *Server) handleFactorPushFinish(w http.ResponseWriter, r *http.Request) 
 	if !ok || s.secondFactorThrottled(w, r, p) {
 		return
 	}
+	// The approval serves only the pending sign-in it was started for, and
+	// once: a decided request spends the flow state server-side, and an
+	// approval is consumed in the store before it completes the sign-in.
 	var f pushFlow
-	if _, err := s.readFlow(r, pushCookie, &f); err != nil || f.UserID != p.UserID {
+	flowNonce, err := s.readFlow(r, pushCookie, &f)
+	if err != nil || !f.servesSignIn(p, nonce) {
+		s.setCookie(w, pushCookie, "", -1)
 		s.renderFactorPage(w, r, http.StatusUnauthorized, p, "factor.push_expired")
 		return
 	}
 	req, err := s.push.Get(r.Context(), f.UserID, f.RequestID)
 	if err != nil {
+		s.consumeFlow(w, pushCookie, flowNonce)
 		s.renderFactorPage(w, r, http.StatusUnauthorized, p, "factor.push_expired")
 		return
 	}
-	switch s.pushState(req) {
+	state := s.pushState(req)
+	if state != store.PushPending && !s.consumeFlow(w, pushCookie, flowNonce) {
+		state = "used"
+	}
+	if state == store.PushApproved {
+		if req, err = s.push.Consume(r.Context(), f.UserID, f.RequestID); err != nil {
+			if !errors.Is(err, push.ErrConsumed) {
+				s.log.ErrorContext(r.Context(), "consume push approval failed", "user_id", f.UserID, "err", err)
+			}
+			state = "used"
+		}
+	}
+	switch state {
 	case store.PushApproved:
-		s.setCookie(w, pushCookie, "", -1)
 		s.finishSecondFactor(w, r, p, nonce, []string{"swk", "mca"},
 			map[string]string{"second_factor": "app", "push_request": req.ID, "app_device": req.DeviceID}, p.ReturnTo)
 	case store.PushPending:
@@ -558,16 +589,13 @@ func (s *Server) handleFactorPushFinish(w http.ResponseWriter, r *http.Request) 
 		pg.Data = pushWaitPage{RequestID: req.ID, Number: req.Number, Seconds: int(req.ExpiresAt.Sub(s.now()).Seconds())}
 		s.render(w, r, http.StatusAccepted, "push_wait", pg)
 	case "locked":
-		s.setCookie(w, pushCookie, "", -1)
 		s.renderPushLocked(w, r, p)
 	case store.PushDenied:
-		s.setCookie(w, pushCookie, "", -1)
 		if !s.secondFactorFailed(r, p.UserID, "app", &devices.RefusedError{Reason: "denied_in_app"}) {
 			return
 		}
 		s.renderFactorPage(w, r, http.StatusUnauthorized, p, "factor.push_denied")
 	default:
-		s.setCookie(w, pushCookie, "", -1)
 		s.renderFactorPage(w, r, http.StatusUnauthorized, p, "factor.push_expired")
 	}
 }

@@ -45,6 +45,8 @@ type cibaScenario struct {
 	devCtx context.Context
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
+	// audit reads the server's audit log for why a device was not asked.
+	audit auditReasons
 }
 
 // benchDevice is one user's phone: its identity and open channel, with
@@ -229,15 +231,19 @@ func (s *cibaScenario) Do(ctx context.Context, w int) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-timer.C:
-		// Why: a refused request is denied at once and the token
-		// endpoint says so (for instance push_rate_limited, the fatigue
-		// defence).
+		// Why: the merchant is not told (a request the server would not
+		// send to the app stays pending, as an unknown user's does); the
+		// audit log has the reason (for instance push_rate_limited, the
+		// fatigue defence).
 		t, err := b.token(ctx, url.Values{"grant_type": {cibaGrant}, "auth_req_id": {bc.AuthReqID}}, s.client, s.secret)
 		if err == nil {
 			return opErr("ciba_token_without_approval", "tokens for a request the device never saw")
 		}
 		if t.Error == "access_denied" {
-			return opErr("ciba_denied_"+t.Description, "the server refused to ask the device (%s)%s", t.Description, fatigueHint(t.Description))
+			return opErr("ciba_denied_"+t.Description, "the server refused the request (%s)", t.Description)
+		}
+		if reason := s.audit.reason(ctx, s.t.Admin, d.userID); reason != "" {
+			return opErr("ciba_refused_"+reason, "the server did not ask the device (%s, from its audit log)%s", reason, fatigueHint(reason))
 		}
 		return opErr("device_no_request", "no request reached the device in %v: %v", deviceWait, err)
 	}
@@ -301,6 +307,43 @@ func (s *cibaScenario) Do(ctx context.Context, w int) error {
 }
 
 const cibaGrant = "urn:openid:params:grant-type:ciba"
+
+// auditReasons follows the server's audit log for the reasons CIBA
+// requests were not sent to the app, newest per user.
+type auditReasons struct {
+	mu     sync.Mutex
+	after  uint64
+	byUser map[string]string
+}
+
+// auditScanPages bounds one look at the audit log (1000 events a page).
+const auditScanPages = 50
+
+// reason reads the audit log on from where the last look stopped and
+// returns the newest refusal reason recorded for the user, "" if none.
+func (a *auditReasons) reason(ctx context.Context, admin *adminclient.Client, userID string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.byUser == nil {
+		a.byUser = map[string]string{}
+	}
+	for range auditScanPages {
+		evs, err := admin.Audit(ctx, a.after, 1000)
+		if err != nil {
+			break
+		}
+		for _, ev := range evs {
+			a.after = ev.Seq
+			if ev.Kind == "ciba.requested" && ev.Subject != "" {
+				a.byUser[ev.Subject] = ev.Details["reason"]
+			}
+		}
+		if len(evs) < 1000 {
+			break
+		}
+	}
+	return a.byUser[userID]
+}
 
 func fatigueHint(reason string) string {
 	if reason == "push_rate_limited" {

@@ -35,7 +35,7 @@ func Reason(err error) string {
 	for e, r := range map[error]string{
 		ErrMalformed: "malformed", ErrExpired: "expired", ErrAlreadyDecided: "already_decided",
 		ErrUnknownDevice: "unknown_device", ErrUnknownRequest: "unknown_request",
-		ErrBadSignature: "bad_signature", ErrWrongNumber: "wrong_number", ErrTampered: "tampered",
+		ErrBadSignature: "bad_signature", ErrWrongNumber: "wrong_number", ErrTampered: "tampered", ErrConsumed: "consumed",
 		ErrPending: "already_pending", ErrLocked: "locked", ErrRateLimited: "rate_limited", ErrInvalidRequest: "invalid_request",
 	} {
 		if errors.Is(err, e) {

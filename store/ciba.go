@@ -20,7 +20,8 @@ const (
 type CIBARequest struct {
 	IDHash   []byte `json:"id_hash"`
 	ClientID string `json:"client_id"`
-	// UserID is empty when the hint named nobody: such a request is never
+	// UserID is empty when the hint named nobody, or a user the server
+	// would not ask (the audit log says why): such a request is never
 	// approved and simply expires.
 	UserID string   `json:"user_id,omitempty"`
 	Scopes []string `json:"scopes"`

@@ -48,6 +48,9 @@ type PushRequest struct {
 	DeviceID string `json:"device_id,omitempty"`
 	// NotMe reports a denial with "this wasn't me".
 	NotMe bool `json:"not_me,omitempty"`
+	// ConsumedAt is when an approved request was spent on the sign-in or
+	// payment it was created for; an approval is good for one use.
+	ConsumedAt time.Time `json:"consumed_at,omitzero"`
 	// Version increases by one on every successful update.
 	Version uint64 `json:"version"`
 }
