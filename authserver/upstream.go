@@ -351,7 +351,7 @@ func (s *Server) upstreamSignIn(w http.ResponseWriter, r *http.Request, u Upstre
 		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
-	if err := s.profiles.Link(r.Context(), nu.ID, u.ID, issuer, subject); err != nil {
+	if err := s.profiles.Link(r.Context(), nu.ID, u.ID, issuer, subject, !verified); err != nil {
 		// Another request linked this upstream account first: leave no
 		// half-made account behind.
 		if derr := s.profiles.Delete(r.Context(), nu.ID); derr != nil {
@@ -474,7 +474,7 @@ func (s *Server) handleUpstreamLink(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusBadRequest, "upstream.link_expired")
 		return
 	}
-	if err := s.profiles.Link(r.Context(), ident.ID, pl.Provider, pl.Issuer, pl.Subject); err != nil {
+	if err := s.profiles.Link(r.Context(), ident.ID, pl.Provider, pl.Issuer, pl.Subject, false); err != nil {
 		if errors.Is(err, profiles.ErrAlreadyLinked) {
 			s.renderError(w, r, http.StatusConflict, "upstream.already_linked")
 			return

@@ -176,10 +176,10 @@ func TestAdminUpstreamLinks(t *testing.T) {
 	}
 	bob, _ := e.profiles.GetByEmail(ctx, "bob@example.com")
 	eve, _ := e.profiles.GetByEmail(ctx, "eve@example.com")
-	if err := e.profiles.Link(ctx, bob.ID, "acme", p.up.ts.URL, "bob-subject"); err != nil {
+	if err := e.profiles.Link(ctx, bob.ID, "acme", p.up.ts.URL, "bob-subject", false); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.profiles.Link(ctx, eve.ID, "acme", p.up.ts.URL, "eve-subject"); err != nil {
+	if err := e.profiles.Link(ctx, eve.ID, "acme", p.up.ts.URL, "eve-subject", false); err != nil {
 		t.Fatal(err)
 	}
 	l := list("bob@example.com")

@@ -262,7 +262,7 @@ func TestExportAndErase(t *testing.T) {
 		db.CreateOIDCRefreshToken(ctx, store.OIDCRefreshToken{TokenHash: []byte("tok-" + id), Family: "fam-" + id, UserID: id, ClientID: "shop", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)})
 		db.AppendAudit(ctx, store.AuditEvent{Kind: "signin.succeeded", Actor: id, Subject: id, IP: "192.0.2.1", Outcome: "ok", Time: time.Now()})
 		db.AppendAudit(ctx, store.AuditEvent{Kind: "user.locked", Actor: "admin", Subject: id, Outcome: "ok", Time: time.Now()})
-		if err := svc.Link(ctx, id, "acme", "https://id.example", "sub-"+id); err != nil {
+		if err := svc.Link(ctx, id, "acme", "https://id.example", "sub-"+id, false); err != nil {
 			t.Fatal(err)
 		}
 	}

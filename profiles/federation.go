@@ -47,9 +47,12 @@ func (s *Service) LinkedUser(ctx context.Context, issuer, subject string) (Ident
 // Link links the upstream account to the user. It fails with
 // ErrAlreadyLinked if the upstream account is linked (to anyone) already,
 // and ErrNotFound if the user does not exist.
-func (s *Service) Link(ctx context.Context, userID, provider, issuer, subject string) error {
+//
+// unverifiedEmail marks a link made on the upstream's word for an address
+// it did not verify (see store.FederatedLink.UnverifiedEmail).
+func (s *Service) Link(ctx context.Context, userID, provider, issuer, subject string, unverifiedEmail bool) error {
 	err := s.store.CreateFederatedLink(ctx, store.FederatedLink{Key: s.keys.LinkKey(issuer, subject), UserID: userID,
-		Provider: provider, CreatedAt: s.now().UTC()})
+		Provider: provider, CreatedAt: s.now().UTC(), UnverifiedEmail: unverifiedEmail})
 	switch {
 	case errors.Is(err, store.ErrExists):
 		return ErrAlreadyLinked
@@ -91,4 +94,32 @@ func (s *Service) Unlink(ctx context.Context, userID, linkID string, keepLast bo
 		return store.FederatedLink{}, fmt.Errorf("unlink upstream account: %w", err)
 	}
 	return l, nil
+}
+
+// MailboxProven is called after the user proved control of the account's
+// mailbox. It removes the links made on an upstream's word for an address
+// it did not verify and, if there were any, ends every session and
+// refresh token, since whoever used them never proved the address. It
+// reports how many links it removed.
+func (s *Service) MailboxProven(ctx context.Context, userID string) (int, error) {
+	ls, err := s.store.ListFederatedLinks(ctx, userID)
+	if err != nil {
+		return 0, fmt.Errorf("mailbox proven: %w", err)
+	}
+	n := 0
+	for _, l := range ls {
+		if !l.UnverifiedEmail {
+			continue
+		}
+		if _, err := s.store.DeleteFederatedLink(ctx, userID, l.Key, false); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return n, fmt.Errorf("mailbox proven: %w", err)
+		}
+		n++
+	}
+	if n > 0 {
+		if _, _, err := s.SignOutEverywhere(ctx, userID); err != nil {
+			return n, fmt.Errorf("mailbox proven: %w", err)
+		}
+	}
+	return n, nil
 }

@@ -179,7 +179,13 @@ func (s *Service) markVerified(ctx context.Context, id string, check func(store.
 	if errors.Is(err, ErrNotFound) {
 		return Identity{}, ErrLinkInvalid
 	}
-	return ident, err
+	if err != nil {
+		return Identity{}, err
+	}
+	if _, err := s.MailboxProven(ctx, id); err != nil {
+		return Identity{}, err
+	}
+	return ident, nil
 }
 
 // ResetLink returns a password-reset link token for the user, valid for
@@ -247,5 +253,11 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) (Id
 	if errors.Is(err, ErrNotFound) {
 		return Identity{}, ErrLinkInvalid
 	}
-	return ident, err
+	if err != nil {
+		return Identity{}, err
+	}
+	if _, err := s.MailboxProven(ctx, id); err != nil {
+		return Identity{}, err
+	}
+	return ident, nil
 }

@@ -92,5 +92,8 @@ func (s *Service) UseSignInLink(ctx context.Context, token, browser string) (ide
 	if err != nil {
 		return Identity{}, false, err
 	}
+	if _, err := s.MailboxProven(ctx, id); err != nil {
+		return Identity{}, false, err
+	}
 	return ident, verified, nil
 }

@@ -49,6 +49,12 @@ type FederatedLink struct {
 	// Provider is the operator's name for the upstream ("google").
 	Provider  string    `json:"provider"`
 	CreatedAt time.Time `json:"created_at"`
+	// UnverifiedEmail marks a link made when the upstream did not vouch for
+	// the e-mail address: the first proof of the mailbox (a verification,
+	// a sign-in link, a password reset) removes it, so an address taken
+	// over at a careless upstream does not keep a way into the account of
+	// the address's owner.
+	UnverifiedEmail bool `json:"unverified_email,omitempty"`
 }
 
 // Profiles stores what customer profiles add to an identity: the consent

@@ -198,7 +198,7 @@ func testFederatedLinks(t *testing.T, open Opener) {
 	mustCreateUser(t, s, newUser("u1", "u1@example.com"))
 	mustCreateUser(t, s, newUser("u10", "u10@example.com"))
 	link := func(key, user string) store.FederatedLink {
-		return store.FederatedLink{Key: []byte(key), UserID: user, Provider: "acme", CreatedAt: t0()}
+		return store.FederatedLink{Key: []byte(key), UserID: user, Provider: "acme", CreatedAt: t0(), UnverifiedEmail: key == "k1"}
 	}
 	if err := s.CreateFederatedLink(ctx, link("k0", "nobody")); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("link for an unknown user = %v, want ErrNotFound", err)
@@ -212,7 +212,7 @@ func testFederatedLinks(t *testing.T, open Opener) {
 		t.Errorf("linking a taken key = %v, want ErrExists", err)
 	}
 	got, err := s.GetFederatedLink(ctx, []byte("k1"))
-	if err != nil || got.UserID != "u1" || got.Provider != "acme" || !got.CreatedAt.Equal(t0()) {
+	if err != nil || got.UserID != "u1" || got.Provider != "acme" || !got.CreatedAt.Equal(t0()) || !got.UnverifiedEmail {
 		t.Errorf("GetFederatedLink = %+v, %v", got, err)
 	}
 	if ls, err := s.ListFederatedLinks(ctx, "u1"); err != nil || len(ls) != 2 {
