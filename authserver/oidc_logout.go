@@ -18,9 +18,10 @@ func (s *Server) endSessionTokens(r *http.Request, sess store.Session) {
 }
 
 // handleEndSession serves RP-initiated logout (GET or POST). The ID token
-// hint names the user and the client: the client's refresh tokens for the
-// user are revoked and, when the browser's session is that user's, the
-// session ends. The browser then goes to the client's registered
+// hint names the user and the client; when the browser's session is that
+// user's, the session ends and the client's refresh tokens for the user
+// are revoked (an ID token alone, which may be old or copied, revokes
+// nothing). The browser then goes to the client's registered
 // post_logout_redirect_uri, or to the sign-in page. A bad request gets an
 // error page and no redirect.
 func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
@@ -45,13 +46,20 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
-	ended := false
+	ended, revoked := false, 0
 	if sess, err := s.session(r); err == nil && sess.UserID == l.Subject {
+		n, err := s.oidc.RevokeClientTokens(r.Context(), l.Subject, l.ClientID)
+		if err != nil {
+			s.log.ErrorContext(r.Context(), "logout failed", "err", err)
+			s.renderError(w, r, http.StatusInternalServerError, "error.internal")
+			return
+		}
+		revoked = n
 		_, ended = s.endSession(w, r)
 		s.endSessionTokens(r, sess)
 	}
 	s.audit(r, store.AuditEvent{Kind: "oidc.logout", Actor: l.Subject, Subject: l.Subject, Outcome: "ok",
-		Details: map[string]string{"client_id": l.ClientID, "session_ended": boolText(ended), "revoked": strconv.Itoa(l.Revoked)}})
+		Details: map[string]string{"client_id": l.ClientID, "session_ended": boolText(ended), "revoked": strconv.Itoa(revoked)}})
 	w.Header().Set("Cache-Control", "no-store")
 	if l.Redirect != "" {
 		http.Redirect(w, r, l.Redirect, http.StatusSeeOther)

@@ -26,8 +26,6 @@ type Logout struct {
 	// Redirect is the registered post_logout_redirect_uri with state, or
 	// empty when the client gave none.
 	Redirect string
-	// Revoked counts the client's refresh tokens of the user revoked.
-	Revoked int
 }
 
 // ErrBadLogout reports a logout request that cannot be honoured: the
@@ -81,12 +79,13 @@ func (p *Provider) EndSession(ctx context.Context, form url.Values) (Logout, err
 		}
 		l.Redirect = u.String()
 	}
-	n, err := p.store.DeleteUserClientOIDCRefreshTokens(ctx, l.Subject, c.ID)
-	if err != nil {
-		return Logout{}, err
-	}
-	l.Revoked = n
 	return l, nil
+}
+
+// RevokeClientTokens revokes the client's refresh tokens for the user, as
+// a logout by that user from that client does.
+func (p *Provider) RevokeClientTokens(ctx context.Context, userID, clientID string) (int, error) {
+	return p.store.DeleteUserClientOIDCRefreshTokens(ctx, userID, clientID)
 }
 
 // EndBrowserSession revokes the refresh tokens issued on a browser
