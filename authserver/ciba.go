@@ -554,18 +554,6 @@ func (s *Server) cibaSettled(ctx context.Context, out store.CIBARequest, now tim
 	history.Wait()
 }
 
-// auditSystem appends an event that has no HTTP request of its own.
-func (s *Server) auditSystem(ctx context.Context, e store.AuditEvent) {
-	e.Time = s.now().UTC()
-	seq, err := s.store.AppendAudit(ctx, e)
-	if err != nil {
-		s.log.ErrorContext(ctx, "audit append failed", "kind", e.Kind, "err", err)
-		return
-	}
-	e.Seq = seq
-	s.events.publish(e)
-}
-
 // handleTokenWithCIBA serves the CIBA grant and hands every other grant to
 // the provider.
 func (s *Server) handleTokenWithCIBA(w http.ResponseWriter, r *http.Request) {

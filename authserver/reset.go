@@ -100,12 +100,7 @@ func (s *Server) handleResetRequest(w http.ResponseWriter, r *http.Request) {
 // answer was sent.
 func (s *Server) mailReset(ctx context.Context, tag language.Tag, email, ip, ua string) {
 	ev := store.AuditEvent{Kind: "password_reset.requested", Actor: "anonymous", IP: ip, UserAgent: ua, Outcome: "ok"}
-	defer func() {
-		ev.Time = s.now().UTC()
-		if _, err := s.store.AppendAudit(ctx, ev); err != nil {
-			s.log.ErrorContext(ctx, "audit append failed", "kind", ev.Kind, "err", err)
-		}
-	}()
+	defer func() { s.auditSystem(ctx, ev) }()
 	ident, err := s.profiles.GetByEmail(ctx, email)
 	switch {
 	case errors.Is(err, profiles.ErrNotFound):

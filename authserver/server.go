@@ -265,7 +265,6 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 // audit appends a security event. A failure to write it is logged, never
 // shown to the client.
 func (s *Server) audit(r *http.Request, e store.AuditEvent) {
-	e.Time = s.now().UTC()
 	if e.IP == "" {
 		e.IP = clientIP(r).String()
 	}
@@ -273,9 +272,16 @@ func (s *Server) audit(r *http.Request, e store.AuditEvent) {
 		e.UserAgent = truncate(r.UserAgent(), 256)
 	}
 	stampLatency(r, &e)
-	seq, err := s.store.AppendAudit(r.Context(), e)
+	s.auditSystem(r.Context(), e)
+}
+
+// auditSystem appends an event that has no HTTP request of its own (or
+// outlives it) and publishes it to the event stream.
+func (s *Server) auditSystem(ctx context.Context, e store.AuditEvent) {
+	e.Time = s.now().UTC()
+	seq, err := s.store.AppendAudit(ctx, e)
 	if err != nil {
-		s.log.ErrorContext(r.Context(), "audit append failed", "kind", e.Kind, "err", err)
+		s.log.ErrorContext(ctx, "audit append failed", "kind", e.Kind, "err", err)
 		return
 	}
 	e.Seq = seq

@@ -135,12 +135,7 @@ func (s *Server) requestSignInLink(w http.ResponseWriter, r *http.Request, p pag
 // the browser nonce. It runs after the answer was sent.
 func (s *Server) mailSignInLink(ctx context.Context, tag language.Tag, email, nonce, returnTo, ip, ua string) {
 	ev := store.AuditEvent{Kind: "signin_link.requested", Actor: "anonymous", IP: ip, UserAgent: ua, Outcome: "ok"}
-	defer func() {
-		ev.Time = s.now().UTC()
-		if _, err := s.store.AppendAudit(ctx, ev); err != nil {
-			s.log.ErrorContext(ctx, "audit append failed", "kind", ev.Kind, "err", err)
-		}
-	}()
+	defer func() { s.auditSystem(ctx, ev) }()
 	ident, err := s.profiles.GetByEmail(ctx, email)
 	switch {
 	case errors.Is(err, profiles.ErrNotFound):
