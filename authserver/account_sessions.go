@@ -2,7 +2,6 @@ package authserver
 
 import (
 	"bytes"
-	"cmp"
 	"errors"
 	"net/http"
 	"slices"
@@ -49,7 +48,7 @@ func (s *Server) handleSessions(w http.ResponseWriter, r *http.Request) {
 	}
 	var data sessionsPage
 	for _, o := range all {
-		v := sessionView{Current: bytes.Equal(o.IDHash, sess.IDHash), IP: o.IP, Created: o.CreatedAt, LastSeen: cmp.Or(o.LastSeen, o.CreatedAt)}
+		v := sessionView{Current: bytes.Equal(o.IDHash, sess.IDHash), IP: o.IP, Created: o.CreatedAt, LastSeen: lastSeen(o)}
 		if ua := risk.ParseUserAgent(o.UserAgent); ua.Browser != "" {
 			v.Browser = ua.String()
 		}
@@ -84,13 +83,7 @@ func (s *Server) liveSessions(r *http.Request, userID string) ([]store.Session, 
 		return nil, err
 	}
 	now := s.now()
-	return slices.DeleteFunc(all, func(o store.Session) bool {
-		if !now.Before(o.ExpiresAt) {
-			return true
-		}
-		idle := s.cfg.SessionIdle
-		return idle > 0 && now.Sub(cmp.Or(o.LastSeen, o.CreatedAt)) >= idle
-	}), nil
+	return slices.DeleteFunc(all, func(o store.Session) bool { return !s.sessionLive(o, now) }), nil
 }
 
 // handleSignOutOthers ends every session of the user but this one, with

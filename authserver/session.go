@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -90,20 +91,13 @@ func (s *Server) session(r *http.Request) (store.Session, error) {
 		return store.Session{}, err
 	}
 	now := s.now()
-	if !now.Before(sess.ExpiresAt) {
+	if !s.sessionLive(sess, now) {
 		return store.Session{}, errNoSession
 	}
-	if idle := s.cfg.SessionIdle; idle > 0 {
-		seen := sess.LastSeen
-		if seen.IsZero() {
-			seen = sess.CreatedAt
-		}
-		if now.Sub(seen) >= idle {
-			return store.Session{}, errNoSession
-		}
+	if s.cfg.SessionIdle > 0 {
 		// Recorded to the minute, so a busy session costs one write a
 		// minute, not one per request.
-		if now.Sub(seen) >= sessionTouchEvery {
+		if now.Sub(lastSeen(sess)) >= sessionTouchEvery {
 			if err := s.store.TouchSession(r.Context(), sess.IDHash, now); err != nil && !errors.Is(err, store.ErrNotFound) {
 				s.log.WarnContext(r.Context(), "session touch failed", "err", err)
 			}
@@ -112,6 +106,19 @@ func (s *Server) session(r *http.Request) (store.Session, error) {
 	}
 	return sess, nil
 }
+
+// sessionLive reports whether sess has neither expired nor sat unused for
+// the idle timeout at now.
+func (s *Server) sessionLive(sess store.Session, now time.Time) bool {
+	if !now.Before(sess.ExpiresAt) {
+		return false
+	}
+	idle := s.cfg.SessionIdle
+	return idle <= 0 || now.Sub(lastSeen(sess)) < idle
+}
+
+// lastSeen is when sess was last used, as far as it was recorded.
+func lastSeen(sess store.Session) time.Time { return cmp.Or(sess.LastSeen, sess.CreatedAt) }
 
 // sessionTouchEvery is how stale a session's LastSeen may grow before a
 // request records it again.
