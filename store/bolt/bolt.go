@@ -46,6 +46,7 @@ type Options struct {
 // operation; compare them with errors.Is.
 type DB struct {
 	db     *bbolt.DB
+	group  *committer
 	closed atomic.Bool
 }
 
@@ -75,12 +76,7 @@ func Open(path string, opts Options) (*DB, error) {
 		bdb.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	// A batch waits this long for company before it commits. bbolt's 10 ms
-	// default adds that much to every lone write of a quiet server (a
-	// sign-in makes several); 2 ms keeps the sharing under load, where
-	// batches fill up before the delay runs out.
-	bdb.MaxBatchDelay = 2 * time.Millisecond
-	return &DB{db: bdb}, nil
+	return &DB{db: bdb, group: startCommitter(bdb)}, nil
 }
 
 // Close waits for running transactions to finish and releases the file.
@@ -89,6 +85,7 @@ func (d *DB) Close() error {
 	if !d.closed.CompareAndSwap(false, true) {
 		return store.ErrClosed
 	}
+	d.group.close()
 	if err := d.db.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", d.db.Path(), err)
 	}
@@ -126,12 +123,16 @@ func (d *DB) batch(ctx context.Context, fn func(*bbolt.Tx) error) error {
 	if err := d.ready(ctx); err != nil {
 		return err
 	}
-	return mapErr(d.db.Batch(func(tx *bbolt.Tx) error {
+	err, ok := d.group.run(d.db, func(tx *bbolt.Tx) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		return fn(tx)
-	}))
+	})
+	if !ok {
+		return store.ErrClosed
+	}
+	return mapErr(err)
 }
 
 // ready reports whether a call may start.

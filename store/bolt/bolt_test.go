@@ -170,7 +170,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	v1 := &DB{db: raw}
+	v1 := &DB{db: raw, group: startCommitter(raw)}
 	ctx := t.Context()
 	at := time.Date(2025, time.March, 1, 12, 0, 0, 0, time.UTC)
 	user := store.User{ID: "u1", EmailIndex: []byte("idx"), Sealed: []byte("sealed"), CreatedAt: at, UpdatedAt: at}
@@ -388,7 +388,7 @@ func writeVersion(t *testing.T, path, v string) {
 	}
 }
 
-// TestBatchRetry makes shared batches fail so that bbolt re-runs the other
+// TestBatchRetry makes shared commits fail so that the committer re-runs the other
 // calls in them, and checks that the re-runs neither repeat nor lose work.
 func TestBatchRetry(t *testing.T) {
 	db, _ := openTemp(t)
@@ -433,7 +433,7 @@ func TestBatchRetry(t *testing.T) {
 	for range failing {
 		wg.Go(func() {
 			<-start
-			err := db.db.Batch(func(*bbolt.Tx) error {
+			err := db.batch(ctx, func(*bbolt.Tx) error {
 				failRuns.Add(1)
 				return errBoom
 			})

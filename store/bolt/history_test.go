@@ -386,7 +386,7 @@ func TestHistoryBatchRetry(t *testing.T) {
 	for range failing {
 		wg.Go(func() {
 			<-start
-			err := db.db.Batch(func(*bbolt.Tx) error {
+			err := db.batch(ctx, func(*bbolt.Tx) error {
 				failRuns.Add(1)
 				return errBoom
 			})

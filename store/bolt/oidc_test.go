@@ -61,3 +61,31 @@ func BenchmarkRotateOIDCRefreshToken(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRotateOIDCRefreshTokenLone rotates one family at a time with
+// fsync on: the latency of a lone write on a quiet server.
+func BenchmarkRotateOIDCRefreshTokenLone(b *testing.B) {
+	db, err := Open(filepath.Join(b.TempDir(), "assent.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := b.Context()
+	if err := db.CreateUser(ctx, store.User{ID: "u1"}); err != nil {
+		b.Fatal(err)
+	}
+	cur := sha256.Sum256([]byte("lone/0"))
+	tok := store.OIDCRefreshToken{TokenHash: cur[:], Family: "lone", UserID: "u1", ClientID: "c", ExpiresAt: time.Now().Add(time.Hour)}
+	if err := db.CreateOIDCRefreshToken(ctx, tok); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 1; b.Loop(); i++ {
+		next := sha256.Sum256(fmt.Appendf(nil, "lone/%d", i))
+		tok.TokenHash = next[:]
+		if err := db.RotateOIDCRefreshToken(ctx, cur[:], tok); err != nil {
+			b.Fatal(err)
+		}
+		cur = next
+	}
+}
