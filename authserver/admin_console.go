@@ -55,11 +55,13 @@ const pendingCheckLimit = 500
 
 // adminPendingPush lists the approval requests still waiting, soonest to
 // expire first, and the latest decisions. The candidates come from the
-// audit stream (no scan of every user); each is read back from the store,
-// which has the last word on whether it still waits.
+// audit stream (no scan of every user), after the store's waiting requests
+// were taken in once at the first listing since the start; each is read
+// back from the store, which has the last word on whether it still waits.
 func (s *Server) adminPendingPush(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	now := s.now()
+	s.seedPendingPush(ctx, now)
 	open, recent := s.events.stats.pushState()
 	type cand struct {
 		id string

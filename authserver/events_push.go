@@ -16,6 +16,10 @@ type pushWatch struct {
 	recent [pushRecent]pushDecision
 	next   int
 	n      int
+	// seeded is set once the store's waiting requests (those created
+	// before this process started) have been taken in
+	// (admin_console_pending.go).
+	seeded bool
 }
 
 type pushRef struct {

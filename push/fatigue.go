@@ -3,6 +3,8 @@ package push
 import (
 	"context"
 	"errors"
+	"hash/maphash"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -16,7 +18,9 @@ import (
 // wrong numbers within DenialWindow lock the user's push approvals for
 // LockFor: new requests are refused with ErrLocked and approvals of what is
 // still pending with ErrLocked, while denials are still taken. The person
-// is offered another method meanwhile.
+// is offered another method meanwhile. The denials and the lock are kept
+// in the store, so a restart does not end a lock; an operator's Unlock
+// does.
 
 // Errors of the fatigue defence.
 var (
@@ -70,18 +74,56 @@ func (f Fatigue) validate() error {
 // entries with nothing recent are swept.
 const maxTracked = 100_000
 
-// fatigue is the per-user state, in this process. A restart forgets it,
-// which only shortens a lock.
+// fatigue is the per-user state. The denials and the lock are kept in the
+// store (store.PushLocks), so that a lock outlives a restart: every denial
+// and every unlock is written there first, in one store transaction that
+// shares its commit with concurrent writers. The locks in force are held
+// in memory as well, loaded when the Service is made and kept in step with
+// every write, so that the checks on the approval path (admit, lockedUntil)
+// read no store; this assumes one server per store, as the bbolt file's
+// lock ensures. The rate limit's request times live in memory only: a
+// restart forgets them, which only lets a few more requests through.
 type fatigue struct {
 	cfg   Fatigue
+	store store.PushLocks
 	mu    sync.Mutex
 	users map[string]*userFatigue
+	// writes serialises each user's store writes with the update of the
+	// in-memory lock that follows them, so that a denial and an unlock
+	// cannot leave the two apart; a user maps to one stripe.
+	writes [256]sync.Mutex
+	seed   maphash.Seed
 }
 
 type userFatigue struct {
 	requests []time.Time
-	denials  []time.Time
 	locked   time.Time // locked until
+}
+
+func newFatigue(cfg Fatigue, st store.PushLocks) *fatigue {
+	return &fatigue{cfg: cfg, store: st, users: map[string]*userFatigue{}, seed: maphash.MakeSeed()}
+}
+
+// load drops the store's expired records and takes in the locks in force
+// at now.
+func (f *fatigue) load(ctx context.Context, now time.Time) error {
+	if _, err := f.store.DeleteExpiredPushFatigue(ctx, now); err != nil {
+		return err
+	}
+	locks, err := f.store.ListPushLocks(ctx, now)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, l := range locks {
+		f.get(l.UserID, now).locked = l.LockedUntil
+	}
+	return nil
+}
+
+func (f *fatigue) writer(userID string) *sync.Mutex {
+	return &f.writes[maphash.String(f.seed, userID)%uint64(len(f.writes))]
 }
 
 func recent(ts []time.Time, now time.Time, window time.Duration) []time.Time {
@@ -102,13 +144,12 @@ func (f *fatigue) get(userID string, now time.Time) *userFatigue {
 		f.users[userID] = u
 	}
 	u.requests = recent(u.requests, now, f.cfg.RequestWindow)
-	u.denials = recent(u.denials, now, f.cfg.DenialWindow)
 	return u
 }
 
 func (f *fatigue) sweep(now time.Time) {
 	for id, u := range f.users {
-		if len(recent(u.requests, now, f.cfg.RequestWindow)) == 0 && len(recent(u.denials, now, f.cfg.DenialWindow)) == 0 && !now.Before(u.locked) {
+		if len(recent(u.requests, now, f.cfg.RequestWindow)) == 0 && !now.Before(u.locked) {
 			delete(f.users, id)
 		}
 	}
@@ -123,6 +164,17 @@ func (f *fatigue) lockedUntil(userID string, now time.Time) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return u.locked, true
+}
+
+// setLocked records in memory the lock the store holds for the user.
+func (f *fatigue) setLocked(userID string, until, now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if u := f.users[userID]; u != nil {
+		u.locked = until
+	} else if now.Before(until) {
+		f.get(userID, now).locked = until
+	}
 }
 
 // admit checks the lock and the rate limit for a new request and counts
@@ -141,45 +193,90 @@ func (f *fatigue) admit(userID string, now time.Time) error {
 	return nil
 }
 
-// deny counts a denial or a wrong number; it returns the lock's end when
-// this one locked the user.
-func (f *fatigue) deny(userID string, now time.Time) (time.Time, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	u := f.get(userID, now)
-	if now.Before(u.locked) {
-		return time.Time{}, false
+// errUnchanged ends a store update that has nothing to write.
+var errUnchanged = errors.New("push: fatigue state unchanged")
+
+// deny counts a denial or a wrong number in the store; it returns the
+// lock's end when this one locked the user. While a lock is in force a
+// denial does not count.
+func (f *fatigue) deny(ctx context.Context, userID string, now time.Time) (time.Time, bool, error) {
+	w := f.writer(userID)
+	w.Lock()
+	defer w.Unlock()
+	var seen store.PushFatigue
+	var engaged bool
+	_, err := f.store.UpdatePushFatigue(ctx, userID, func(p store.PushFatigue) (store.PushFatigue, error) {
+		engaged = false
+		if now.Before(p.LockedUntil) {
+			seen = p
+			return p, errUnchanged
+		}
+		p.LockedUntil = time.Time{}
+		p.Denials = append(slices.Clone(recent(p.Denials, now, f.cfg.DenialWindow)), now)
+		if len(p.Denials) >= f.cfg.MaxDenials {
+			p.Denials, p.LockedUntil, engaged = nil, now.Add(f.cfg.LockFor), true
+		}
+		p.ExpiresAt = now.Add(f.cfg.DenialWindow)
+		if p.LockedUntil.After(p.ExpiresAt) {
+			p.ExpiresAt = p.LockedUntil
+		}
+		seen = p
+		return p, nil
+	})
+	if err != nil && !errors.Is(err, errUnchanged) {
+		return time.Time{}, false, err
 	}
-	u.denials = append(u.denials, now)
-	if len(u.denials) < f.cfg.MaxDenials {
-		return time.Time{}, false
+	f.setLocked(userID, seen.LockedUntil, now)
+	if !engaged {
+		return time.Time{}, false, nil
 	}
-	u.locked, u.denials = now.Add(f.cfg.LockFor), nil
-	return u.locked, true
+	return seen.LockedUntil, true, nil
 }
 
-// unlock ends a user's lock (an operator's decision).
-func (f *fatigue) unlock(userID string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	u := f.users[userID]
-	if u == nil || u.locked.IsZero() {
-		return false
+// unlock ends a user's lock in force at now (an operator's decision),
+// forgetting the user's denials and recent requests with it. It reports
+// whether there was a lock.
+func (f *fatigue) unlock(ctx context.Context, userID string, now time.Time) (bool, error) {
+	w := f.writer(userID)
+	w.Lock()
+	defer w.Unlock()
+	_, inMemory := f.lockedUntil(userID, now)
+	var stored bool
+	_, err := f.store.UpdatePushFatigue(ctx, userID, func(p store.PushFatigue) (store.PushFatigue, error) {
+		stored = now.Before(p.LockedUntil)
+		if !stored {
+			return p, errUnchanged
+		}
+		return store.PushFatigue{}, nil
+	})
+	if err != nil && !errors.Is(err, errUnchanged) && !errors.Is(err, store.ErrNotFound) {
+		return false, err
 	}
+	if !stored && !inMemory {
+		return false, nil
+	}
+	f.mu.Lock()
 	delete(f.users, userID)
-	return true
+	f.mu.Unlock()
+	return true, nil
 }
 
 // LockedUntil reports whether the user's push approvals are locked, and
-// until when.
+// until when. It reads no store.
 func (s *Service) LockedUntil(userID string) (time.Time, bool) {
 	return s.fatigue.lockedUntil(userID, s.now())
 }
 
-// Unlock lifts the fatigue lock of the user, audited with actor as the
-// one who lifted it. It reports whether there was a lock.
+// Unlock lifts the fatigue lock of the user, in the store and here,
+// audited with actor as the one who lifted it. It reports whether there
+// was a lock; a store failure is logged and reported as false.
 func (s *Service) Unlock(ctx context.Context, userID, actor string) bool {
-	if !s.fatigue.unlock(userID) {
+	ok, err := s.fatigue.unlock(ctx, userID, s.now())
+	if err != nil {
+		s.log.ErrorContext(ctx, "push unlock failed", "user_id", userID, "err", err)
+		return false
+	}
+	if !ok {
 		return false
 	}
 	s.audit(ctx, store.AuditEvent{Kind: "push.unlocked", Actor: actor, Subject: userID, Outcome: "ok"})
@@ -189,7 +286,12 @@ func (s *Service) Unlock(ctx context.Context, userID, actor string) bool {
 // denied counts a denial (or a wrong number) towards the lock, auditing
 // and announcing the lock when it engages.
 func (s *Service) denied(ctx context.Context, userID, requestID string) {
-	until, locked := s.fatigue.deny(userID, s.now())
+	// The denial has happened: it counts even if the device hangs up now.
+	until, locked, err := s.fatigue.deny(context.WithoutCancel(ctx), userID, s.now())
+	if err != nil {
+		s.log.ErrorContext(ctx, "push denial not counted", "user_id", userID, "request_id", requestID, "err", err)
+		return
+	}
 	if !locked {
 		return
 	}

@@ -48,6 +48,7 @@ func Reason(err error) string {
 // Store is what push keeps and reports through.
 type Store interface {
 	store.Push
+	store.PushLocks
 	AppendAudit(ctx context.Context, e store.AuditEvent) (uint64, error)
 	SetLastReport(ctx context.Context, userID string, t time.Time) error
 }
@@ -120,14 +121,15 @@ type Service struct {
 	fatigue *fatigue
 }
 
-// New returns a Service for c.
+// New returns a Service for c. It reads the fatigue locks in force from
+// the store, so that a lock outlives a restart.
 func New(c Config) (*Service, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	c.Fatigue.defaults()
 	s := &Service{store: c.Store, devices: c.Devices, ttl: c.TTL, now: c.Now, log: c.Logger, hub: newHub(), waker: c.Waker,
-		numbers: c.NumberMatching, fatigue: &fatigue{cfg: c.Fatigue, users: map[string]*userFatigue{}}}
+		numbers: c.NumberMatching, fatigue: newFatigue(c.Fatigue, c.Store)}
 	if s.numbers == "" {
 		s.numbers = NumberAlways
 	}
@@ -139,6 +141,10 @@ func New(c Config) (*Service, error) {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	// The locks in force outlive a restart: take them in from the store.
+	if err := s.fatigue.load(context.Background(), s.now()); err != nil {
+		return nil, fmt.Errorf("load push locks: %w", err)
 	}
 	return s, nil
 }

@@ -79,4 +79,10 @@ type Push interface {
 	// This is how the first valid decision wins and every later one sees
 	// the request decided.
 	UpdatePushRequest(ctx context.Context, userID, id string, fn func(PushRequest) (PushRequest, error)) (PushRequest, error)
+	// ListPendingPushRequests returns every user's requests pending at now,
+	// soonest to expire first (then by id), at most limit of them (limit <=
+	// 0 means 1000), and how many more are pending. It reads every stored
+	// request: for rare listings such as an operator's after a restart,
+	// never per approval.
+	ListPendingPushRequests(ctx context.Context, now time.Time, limit int) (rs []PushRequest, more int, err error)
 }

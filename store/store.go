@@ -114,6 +114,7 @@ type Store interface {
 	Outbox
 	OIDC
 	Push
+	PushLocks
 	Profiles
 	Webhooks
 	CIBA

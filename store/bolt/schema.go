@@ -73,6 +73,7 @@ var migrations = []migration{
 	{version: 8, apply: createCIBABuckets},
 	{version: 9, apply: createLinkBuckets},
 	{version: 10, apply: createWebhookBucket},
+	{version: 11, apply: createPushFatigueBucket},
 }
 
 // schemaVersion is the version this build writes.

@@ -174,7 +174,7 @@ func (d *DB) CompareAndSwapUser(ctx context.Context, u store.User) (store.User, 
 // DeleteUser removes, in one transaction, the user, its e-mail index entry,
 // its sessions, its factors with their lookup entries, and all its history
 // (sign-ins, payments, devices, payees, last report), its OpenID Connect
-// refresh tokens, its push requests, its consent records and its links to upstream accounts;
+// refresh tokens, its push requests and fatigue record, its consent records and its links to upstream accounts;
 // store.ErrNotFound if there is no such user.
 func (d *DB) DeleteUser(ctx context.Context, id string) error {
 	err := d.update(ctx, func(tx *bbolt.Tx) error { return deleteUserTx(tx, id) })
@@ -212,6 +212,9 @@ func deleteUserTx(tx *bbolt.Tx, id string) error {
 		return err
 	}
 	if err := deleteUserPush(tx, id); err != nil {
+		return err
+	}
+	if err := deleteUserPushFatigue(tx, id); err != nil {
 		return err
 	}
 	if err := deleteUserConsents(tx, id); err != nil {
