@@ -14,6 +14,8 @@ type OIDCClient struct {
 	Public       bool     `json:"public"`
 	RedirectURIs []string `json:"redirect_uris"`
 	MinACR       string   `json:"min_acr,omitempty"`
+	// Name is the display name users see; empty shows the id.
+	Name string `json:"name,omitempty"`
 	// AuthMethod is client_secret_basic, private_key_jwt or none.
 	AuthMethod             string          `json:"token_endpoint_auth_method,omitempty"`
 	PostLogoutRedirectURIs []string        `json:"post_logout_redirect_uris,omitempty"`
@@ -39,7 +41,9 @@ type OIDCClient struct {
 
 // NewOIDCClient registers a client.
 type NewOIDCClient struct {
-	ID           string   `json:"id"`
+	ID string `json:"id"`
+	// Name is the display name users see on the consent page.
+	Name         string   `json:"name,omitempty"`
 	RedirectURIs []string `json:"redirect_uris"`
 	Public       bool     `json:"public,omitempty"`
 	MinACR       string   `json:"min_acr,omitempty"`

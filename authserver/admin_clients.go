@@ -26,7 +26,7 @@ func (s *Server) adminClientRoutes(mux *http.ServeMux) {
 type clientView = adminclient.OIDCClient
 
 func viewOf(c store.OIDCClient) clientView {
-	v := clientView{ID: c.ID, Public: c.Public, RedirectURIs: c.RedirectURIs, MinACR: c.MinACR,
+	v := clientView{ID: c.ID, Name: c.Name, Public: c.Public, RedirectURIs: c.RedirectURIs, MinACR: c.MinACR,
 		Configured: c.CreatedAt.IsZero(), CreatedAt: c.CreatedAt,
 		AuthMethod: "client_secret_basic", PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, Scopes: c.Scopes,
 		GrantTypes: c.GrantTypes, JWKS: json.RawMessage(c.JWKS), JWKSURI: c.JWKSURI, IDTokenAlg: c.IDTokenAlg, FirstParty: c.FirstParty,
@@ -50,7 +50,7 @@ func (s *Server) adminCreateClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, secret, err := s.oidc.CreateClient(r.Context(), oidcprovider.NewClient{
-		ID: req.ID, RedirectURIs: req.RedirectURIs, Public: req.Public, MinACR: req.MinACR,
+		ID: req.ID, Name: req.Name, RedirectURIs: req.RedirectURIs, Public: req.Public, MinACR: req.MinACR,
 		PostLogoutRedirectURIs: req.PostLogoutRedirectURIs, Scopes: req.Scopes, GrantTypes: req.GrantTypes,
 		JWKS: string(req.JWKS), JWKSURI: req.JWKSURI, IDTokenAlg: req.IDTokenAlg, FirstParty: req.FirstParty,
 		MaxAuthAge: time.Duration(req.MaxAuthAgeSeconds) * time.Second,

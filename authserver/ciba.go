@@ -302,7 +302,12 @@ func (s *Server) handleBackchannel(w http.ResponseWriter, r *http.Request) {
 	subject := ""
 	if known {
 		rec.UserID, subject = ident.ID, ident.ID
-		if refused := s.cibaStart(r, &rec, &resp, c, pay, details, &audited); refused != "" {
+		refused := s.cibaStart(r, &rec, &resp, c, pay, details, &audited)
+		if refused == "risk_denied" && c.FirstParty {
+			s.cibaDenyFirstParty(w, r, c, subject, details, &audited) // ciba_first_party.go
+			return
+		}
+		if refused != "" {
 			// Answered as for an unknown user: the request is kept
 			// without its user, so it stays pending and then expires;
 			// only the audit log has the reason.
@@ -396,6 +401,9 @@ func (s *Server) cibaStart(r *http.Request, rec *store.CIBARequest, resp *backch
 		details["exemption"] = string(a.Exemption)
 	}
 	if a.Decision == risk.DecisionDeny {
+		if code := a.PrimaryReason(); code != "" {
+			details["risk_reason"] = string(code)
+		}
 		return "risk_denied"
 	}
 	// An approval in the app reaches at most what number matching gives;

@@ -1,6 +1,8 @@
 package authserver
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -56,7 +58,7 @@ type consentPage struct {
 // the scopes it requested.
 func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, id string, d oidcprovider.Decision) {
 	pg := s.newPage(w, r)
-	data := consentPage{RequestID: id, Intro: strings.ReplaceAll(pg.T("consent.intro"), "{client}", d.ClientID)}
+	data := consentPage{RequestID: id, Intro: strings.ReplaceAll(pg.T("consent.intro"), "{client}", s.clientName(r.Context(), d.ClientID))}
 	for _, sc := range d.Scopes {
 		label := pg.T("consent.scope." + sc)
 		if label == "consent.scope."+sc {
@@ -84,7 +86,8 @@ func (s *Server) answeringSession(w http.ResponseWriter, r *http.Request) (store
 }
 
 // handleConsent takes the user's answer on the consent page. Only the
-// signed-in user the request is resuming for can answer it.
+// browser that started the request can answer it; any other gets the page
+// an unknown request gets.
 func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
@@ -99,7 +102,8 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
 		return
 	}
-	auth := oidcprovider.Authentication{Subject: sess.UserID, AuthTime: sess.AuthTime, AMR: sess.AMR}
+	auth := oidcprovider.Authentication{Subject: sess.UserID, AuthTime: sess.AuthTime, AMR: sess.AMR, Session: sess.IDHash,
+		Browser: s.authorizeBrowser(r)}
 	d, err := s.oidc.Consent(r.Context(), id, auth, decision == "allow")
 	if errors.Is(err, oidcprovider.ErrUnknownRequest) {
 		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
@@ -129,12 +133,27 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 }
 
 type grantView struct {
-	ClientID  string
+	ClientID string
+	// Name is the client's display name, or its id.
+	Name      string
 	Scopes    []string
 	GrantedAt time.Time
 }
 
 type appsPage struct{ Grants []grantView }
+
+// clientName is the name a client is shown to users by: its display name,
+// or its id when it has none (or is gone). html/template escapes it.
+func (s *Server) clientName(ctx context.Context, id string) string {
+	c, err := s.oidc.Client(ctx, id)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.ErrorContext(ctx, "load client failed", "err", err)
+		}
+		return id
+	}
+	return cmp.Or(c.Name, id)
+}
 
 // handleApps lists the third-party applications the user consented to.
 func (s *Server) handleApps(w http.ResponseWriter, r *http.Request) {
@@ -154,7 +173,7 @@ func (s *Server) handleApps(w http.ResponseWriter, r *http.Request) {
 	}
 	var data appsPage
 	for _, g := range gs {
-		data.Grants = append(data.Grants, grantView{ClientID: g.ClientID, Scopes: g.Scopes, GrantedAt: g.GrantedAt})
+		data.Grants = append(data.Grants, grantView{ClientID: g.ClientID, Name: s.clientName(r.Context(), g.ClientID), Scopes: g.Scopes, GrantedAt: g.GrantedAt})
 	}
 	pg.User = ident
 	pg.Data = data

@@ -33,13 +33,13 @@ func TestClientCommands(t *testing.T) {
 	}
 	out, errOut, code = s.cli("", "client", "create", "--id", "old", "--redirect-uri", "https://old.example/cb",
 		"--post-logout-redirect-uri", "https://old.example/bye", "--id-token-alg", "RS256", "--first-party",
-		"--scope", "openid", "--scope", "email", "--max-auth-age", "5m")
+		"--scope", "openid", "--scope", "email", "--max-auth-age", "5m", "--name", "Old Shop")
 	if code != 0 || !strings.Contains(out, "secret:") {
 		t.Fatalf("create: %d %q %q", code, out, errOut)
 	}
 	first := secretOf(out)
 	out, _, _ = s.cli("", "client", "show", "old")
-	for _, want := range []string{"logout uri:     https://old.example/bye", "id token alg:   RS256", "scopes:         openid email", "first party:    yes", "max auth age:   5m0s"} {
+	for _, want := range []string{"logout uri:     https://old.example/bye", "id token alg:   RS256", "scopes:         openid email", "first party:    yes", "max auth age:   5m0s", "name:           Old Shop"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("show lacks %q:\n%s", want, out)
 		}

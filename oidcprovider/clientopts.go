@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -15,7 +17,7 @@ import (
 
 // stored is the client as the provider works with it.
 func (c ClientConfig) stored() store.OIDCClient {
-	sc := store.OIDCClient{ID: c.ID, Public: c.Public, RedirectURIs: slices.Clone(c.RedirectURIs), MinACR: c.MinACR,
+	sc := store.OIDCClient{ID: c.ID, Name: c.Name, Public: c.Public, RedirectURIs: slices.Clone(c.RedirectURIs), MinACR: c.MinACR,
 		PostLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs), Scopes: slices.Clone(c.Scopes),
 		GrantTypes: slices.Clone(c.GrantTypes), IDTokenAlg: c.IDTokenAlg, FirstParty: c.FirstParty, MaxAuthAge: c.MaxAuthAge,
 		CIBAMode: c.CIBAMode, NotificationEndpoint: c.NotificationEndpoint}
@@ -33,7 +35,7 @@ func (c ClientConfig) stored() store.OIDCClient {
 func (nc NewClient) applyTo(c *ClientConfig) {
 	c.PostLogoutRedirectURIs, c.Scopes, c.GrantTypes = nc.PostLogoutRedirectURIs, nc.Scopes, nc.GrantTypes
 	c.JWKS, c.JWKSURI, c.IDTokenAlg, c.FirstParty = nc.JWKS, nc.JWKSURI, nc.IDTokenAlg, nc.FirstParty
-	c.MaxAuthAge = nc.MaxAuthAge
+	c.MaxAuthAge, c.Name = nc.MaxAuthAge, nc.Name
 }
 
 // offeredGrants are the grant types a client may be allowed.
@@ -120,3 +122,24 @@ func (c ClientConfig) validateOptions(where string) []error {
 
 // ErrNoSecret reports a secret rotation for a client that has no secret.
 var ErrNoSecret = errors.New("client has no secret")
+
+// maxClientName bounds a client's display name.
+const maxClientName = 100
+
+// validDisplayName reports whether name is empty or at most maxClientName
+// printable characters: no control or format characters that could
+// disguise it on the consent page.
+func validDisplayName(name string) bool {
+	if name == "" {
+		return true
+	}
+	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxClientName || strings.TrimSpace(name) != name {
+		return false
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}

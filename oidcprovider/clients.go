@@ -22,6 +22,10 @@ import (
 // ClientConfig declares a relying party in the configuration file.
 type ClientConfig struct {
 	ID string `yaml:"id"`
+	// Name is the display name users see on the consent page and the
+	// list of connected applications (at most 100 printable characters);
+	// empty shows the id.
+	Name string `yaml:"name"`
 	// Secret is the client secret of a confidential client (at least 32
 	// characters); empty for a public one.
 	Secret       string   `yaml:"secret"`
@@ -78,6 +82,9 @@ func (c ClientConfig) Validate(where string) error {
 	if _, ok := acr.Parse(c.MinACR); c.MinACR != "" && !ok {
 		errs = append(errs, fmt.Errorf("%s.min_acr: %q is not one of %v", where, c.MinACR, acr.Values()))
 	}
+	if !validDisplayName(c.Name) {
+		errs = append(errs, fmt.Errorf("%s.name: at most %d printable characters", where, maxClientName))
+	}
 	errs = append(errs, c.validateCIBA(where)...)
 	errs = append(errs, c.validateOptions(where)...)
 	return errors.Join(errs...)
@@ -99,6 +106,7 @@ func validateRedirectURIs(uris []string) error {
 // NewClient is what the admin API registers.
 type NewClient struct {
 	ID           string
+	Name         string
 	RedirectURIs []string
 	Public       bool
 	MinACR       string

@@ -42,9 +42,10 @@ func (p *Provider) needsConsent(ctx context.Context, a *authRequest, subject str
 // Allowed, the consent is remembered (with any scopes granted before) and
 // the Decision's Target is the resume page, which goes on with the request
 // (Outcome Completed); declined, the request ends with access_denied at
-// the client (Outcome Failed).
+// the client (Outcome Failed). Only the browser that started the request
+// may answer (binding.go); anyone else gets ErrUnknownRequest.
 func (p *Provider) Consent(ctx context.Context, id string, auth Authentication, allow bool) (Decision, error) {
-	a, err := p.request(ctx, id)
+	a, err := p.boundRequest(ctx, id, &auth)
 	if err != nil {
 		return Decision{}, err
 	}

@@ -9,6 +9,9 @@ import (
 // declared in the configuration file are not stored.
 type OIDCClient struct {
 	ID string `json:"id"`
+	// Name is the display name users see (the consent page, the list of
+	// connected applications); empty shows the id.
+	Name string `json:"name,omitempty"`
 	// SecretHash is the SHA-256 of the client secret; empty for a public
 	// client. Secrets are 256-bit random values, so a fast hash suffices.
 	SecretHash   []byte   `json:"secret_hash,omitempty"`

@@ -45,6 +45,7 @@ var _ flag.Value = (*repeated)(nil)
 func clientCreate(ctx context.Context, args []string, e env) error {
 	fs, c := newFlags("client create", e)
 	id := fs.String("id", "", "client id")
+	name := fs.String("name", "", "display name shown to users on the consent page (default the id)")
 	var uris repeated
 	fs.Var(&uris, "redirect-uri", "redirect URI (repeat for more)")
 	public := fs.Bool("public", false, "public client (no secret; PKCE with S256 required)")
@@ -73,7 +74,7 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 	nc := adminclient.NewOIDCClient{ID: *id, RedirectURIs: uris, Public: *public, MinACR: *minACR,
 		PostLogoutRedirectURIs: logoutURIs, Scopes: scopes, GrantTypes: grants, IDTokenAlg: *idTokenAlg, FirstParty: *firstParty,
 		CIBAMode: *cibaMode, NotificationEndpoint: *notifyEndpoint}
-	nc.JWKSURI = *jwksURI
+	nc.JWKSURI, nc.Name = *jwksURI, *name
 	nc.MaxAuthAgeSeconds = int64(*maxAuthAge / time.Second)
 	if *jwksFile != "" {
 		b, err := os.ReadFile(*jwksFile)
@@ -163,6 +164,9 @@ func clientDelete(ctx context.Context, args []string, e env) error {
 
 func printClient(w io.Writer, x adminclient.OIDCClient) {
 	fmt.Fprintf(w, "id:             %s\ntype:           %s\nmin acr:        %s\nsource:         %s\n", x.ID, clientType(x), orDash(x.MinACR), clientSource(x))
+	if x.Name != "" {
+		fmt.Fprintf(w, "name:           %s\n", x.Name)
+	}
 	for _, u := range x.RedirectURIs {
 		fmt.Fprintf(w, "redirect uri:   %s\n", u)
 	}
