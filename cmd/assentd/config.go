@@ -28,11 +28,14 @@ import (
 // precedence: a flag, an environment variable, the YAML config file, the
 // default.
 type config struct {
-	Addr           string        `yaml:"addr"`
-	Data           string        `yaml:"data"`
-	Issuer         string        `yaml:"issuer"`
-	TLSCert        string        `yaml:"tls_cert"`
-	TLSKey         string        `yaml:"tls_key"`
+	Addr    string `yaml:"addr"`
+	Data    string `yaml:"data"`
+	Issuer  string `yaml:"issuer"`
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// DebugAddr, when set, serves Go's profiler (net/http/pprof) there,
+	// on its own listener; keep it on loopback.
+	DebugAddr      string        `yaml:"debug_addr"`
 	TrustedProxies []string      `yaml:"trusted_proxies"`
 	ThemeDir       string        `yaml:"theme_dir"`
 	MasterKey      string        `yaml:"master_key"`
@@ -97,6 +100,7 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	cfgFile := fs.String("config", "", "optional YAML config file (env ASSENT_CONFIG)")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (env ASSENT_TLS_CERT)")
 	tlsKey := fs.String("tls-key", "", "private key for -tls-cert (env ASSENT_TLS_KEY)")
+	debugAddr := fs.String("debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (env ASSENT_DEBUG_ADDR; off by default)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -132,6 +136,7 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	override(&c.Issuer, pick(*issuer, "ASSENT_ISSUER"))
 	override(&c.TLSCert, pick(*tlsCert, "ASSENT_TLS_CERT"))
 	override(&c.TLSKey, pick(*tlsKey, "ASSENT_TLS_KEY"))
+	override(&c.DebugAddr, pick(*debugAddr, "ASSENT_DEBUG_ADDR"))
 	if c.Addr == "" {
 		c.Addr = "localhost:8080"
 	}

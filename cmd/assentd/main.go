@@ -17,8 +17,16 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+	// GOGC 400 lets the heap grow to five times what is live: fine for
+	// a few MiB of requests in flight, too much with thousands of app
+	// devices connected. A soft limit that follows the live heap keeps
+	// the growth in check (memlimit.go); GOMEMLIMIT overrides it.
+	tuneMemory := os.Getenv("GOMEMLIMIT") == ""
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if tuneMemory {
+		go tuneMemoryLimit(ctx)
+	}
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "assentd:", err)
 		os.Exit(1)

@@ -128,6 +128,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			errc <- hs.Serve(ln)
 		}
 	}()
+	if cfg.DebugAddr != "" {
+		if err := serveDebug(ctx, cfg.DebugAddr, log); err != nil {
+			return err
+		}
+	}
 	go sweepSessions(ctx, db, log)
 	go srv.RunCIBA(ctx) // CIBA ping retries and expiry
 	retentionDone := make(chan struct{})
