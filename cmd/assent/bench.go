@@ -22,6 +22,9 @@ import (
 // scenario, with what it measured on standard output and a progress line
 // on standard error.
 func benchCmd(ctx context.Context, args []string, e env) error {
+	if len(args) > 0 && args[0] == "seed" {
+		return benchSeedCmd(ctx, args[1:], e)
+	}
 	fs, c := newFlags("bench", e)
 	scenarios := fs.String("scenario", "", "scenario, a comma-separated list, or all: "+strings.Join(loadgen.Scenarios, ", "))
 	concurrency := fs.Int("concurrency", 8, "workers: operations in flight at most")
