@@ -41,6 +41,10 @@ func (s *Server) initOIDC() error {
 func (s *Server) oidcRoutes(mux *http.ServeMux, cop *http.CrossOriginProtection) {
 	h := s.oidc.Handler()
 	for _, p := range s.oidc.Paths() {
+		if p == "/authorize" {
+			mux.Handle(p, s.bindAuthorizeBrowser(h)) // oidc_binding.go
+			continue
+		}
 		mux.Handle(p, h)
 	}
 	for _, p := range []string{"/authorize", "/oauth/token", "/oauth/introspect", "/userinfo", "/revoke"} {
@@ -62,7 +66,8 @@ func (s *Server) handleOIDCResume(w http.ResponseWriter, r *http.Request) {
 	sess, err := s.session(r)
 	switch {
 	case err == nil:
-		auth = &oidcprovider.Authentication{Subject: sess.UserID, AuthTime: sess.AuthTime, AMR: sess.AMR, Session: sess.IDHash}
+		auth = &oidcprovider.Authentication{Subject: sess.UserID, AuthTime: sess.AuthTime, AMR: sess.AMR, Session: sess.IDHash,
+			Browser: s.authorizeBrowser(r)}
 	case !errors.Is(err, errNoSession):
 		s.log.ErrorContext(r.Context(), "load session failed", "err", err)
 		s.renderError(w, r, http.StatusInternalServerError, "error.internal")

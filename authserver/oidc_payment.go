@@ -42,6 +42,7 @@ func (s *Server) checkoutRoutes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("POST /oidc/payment", s.handleCheckoutPayment)
 	mux.HandleFunc("POST /oidc/payment/passkey-options", s.handlePaymentPasskeyOptions)
+	s.checkoutWaitRoutes(mux) // checkout_wait.go
 }
 
 type paymentPage struct {
@@ -56,8 +57,14 @@ type paymentPage struct {
 	// HasPasskey offers a passkey whose challenge is linked to the payment.
 	HasPasskey bool
 	// Number is set while the browser waits for the app: the number the
-	// user picks there.
-	Number int
+	// user picks there; PushID names the app's request and Seconds is
+	// what is left of it, for the page's live wait (push.js).
+	Number  int
+	PushID  string
+	Seconds int
+	// StepUp: the risk engine wants more than mfa, so only the passkey is
+	// offered (and accepted).
+	StepUp bool
 }
 
 // checkoutPushCookie holds the app approval a payment page waits for.
@@ -96,11 +103,20 @@ func (s *Server) checkoutPayment(w http.ResponseWriter, r *http.Request, id stri
 		s.approvePayment(w, r, id, approved, pay, string(a.Exemption))
 		return
 	}
-	// The page's factors are offered as reaching mfa; a step-up to a
-	// phishing-resistant level (the high band) is refused, as for CIBA.
+	// A step-up beyond mfa (the high band asks for phr) is met only by a
+	// user-verified passkey linked to the payment: the request remembers the
+	// level, so no other factor can approve it. A user without a passkey
+	// cannot reach it, and the request ends as CIBA's does.
 	if l, ok := acr.Parse(a.ACR); a.Decision == risk.DecisionChallenge && ok && l > acr.MFA {
-		s.rejectPayment(w, r, id, auth.Subject, "access_denied", "step_up_required")
-		return
+		if !s.canReachWithPasskey(r, auth.Subject) {
+			s.rejectPayment(w, r, id, auth.Subject, "access_denied", "step_up_required")
+			return
+		}
+		if err := s.oidc.RequirePaymentLevel(r.Context(), id, l); err != nil {
+			s.log.ErrorContext(r.Context(), "record payment step-up failed", "err", err)
+			s.renderError(w, r, http.StatusInternalServerError, "error.internal")
+			return
+		}
 	}
 	if d.PromptNone {
 		s.rejectPayment(w, r, id, auth.Subject, "interaction_required", "the payment needs the user's approval")
@@ -110,23 +126,27 @@ func (s *Server) checkoutPayment(w http.ResponseWriter, r *http.Request, id stri
 }
 
 func (s *Server) renderPayment(w http.ResponseWriter, r *http.Request, status int, id, client string, pay payment, subject, errKey string) {
-	s.renderPaymentWaiting(w, r, status, id, client, pay, subject, errKey, 0)
+	s.renderPaymentWaiting(w, r, status, id, client, pay, subject, errKey, store.PushRequest{})
 }
 
-// renderPaymentWaiting renders the payment page; with a number, it waits
-// for the app.
-func (s *Server) renderPaymentWaiting(w http.ResponseWriter, r *http.Request, status int, id, client string, pay payment, subject, errKey string, number int) {
+// renderPaymentWaiting renders the payment page; with an app request that
+// has a number, it waits for the app.
+func (s *Server) renderPaymentWaiting(w http.ResponseWriter, r *http.Request, status int, id, client string, pay payment, subject, errKey string, wait store.PushRequest) {
 	pg := s.newPage(w, r)
 	ov, err := s.devices.Overview(r.Context(), subject)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "read factors failed", "user_id", subject, "err", err)
 	}
+	level, _ := s.oidc.PaymentLevel(r.Context(), id)
+	stepUp := level > acr.MFA
 	pg.Data = paymentPage{RequestID: id, Client: client, Amount: pay.detail.InstructedAmount.Amount, Currency: pay.currency,
-		Payee: pay.Payee(), Details: string(pay.details), HasTOTP: ov.TOTP, HasApp: ov.AppDevices > 0, Number: number,
-		HasPasskey: ov.Passkeys > 0 && s.devices.Passkeys()}
+		Payee: pay.Payee(), Details: string(pay.details), HasTOTP: ov.TOTP && !stepUp, HasApp: ov.AppDevices > 0 && !stepUp,
+		Number: wait.Number, PushID: wait.ID, Seconds: max(0, int(wait.ExpiresAt.Sub(s.now()).Seconds())),
+		HasPasskey: ov.Passkeys > 0 && s.devices.Passkeys(), StepUp: stepUp}
 	if errKey != "" {
 		pg.Error = pg.T(errKey)
 	}
+	s.allowFormRedirect(w, r, id) // form_action.go
 	s.render(w, r, status, "payment", pg)
 }
 
@@ -144,6 +164,16 @@ func (s *Server) handleCheckoutPayment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, details := r.PostForm.Get("id"), r.PostForm.Get("details")
+	// Only the browser that started the request answers its payment page;
+	// any other gets the page an unknown request gets.
+	client, err := s.oidc.BoundClient(r.Context(), id, oidcprovider.Authentication{Subject: sess.UserID, Browser: s.authorizeBrowser(r)})
+	if err != nil {
+		if !errors.Is(err, oidcprovider.ErrUnknownRequest) {
+			s.log.ErrorContext(r.Context(), "load authorization request failed", "err", err)
+		}
+		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
+		return
+	}
 	if r.PostForm.Get("decision") == "cancel" {
 		s.rejectPayment(w, r, id, sess.UserID, "access_denied", "the user cancelled the payment")
 		return
@@ -153,9 +183,9 @@ func (s *Server) handleCheckoutPayment(w http.ResponseWriter, r *http.Request) {
 		s.rejectPayment(w, r, id, sess.UserID, oidcprovider.ErrorInvalidAuthorizationDetails, "the approved details differ from the request")
 		return
 	}
-	client, err := s.oidc.RequestClient(r.Context(), id)
-	if err != nil {
-		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
+	// Past a step-up beyond mfa only the linked passkey approves.
+	if level, err := s.oidc.PaymentLevel(r.Context(), id); err == nil && level > acr.MFA && r.PostForm.Get("decision") != "passkey" {
+		s.renderPayment(w, r, http.StatusForbidden, id, client, pay, sess.UserID, "payment.passkey_required")
 		return
 	}
 	switch r.PostForm.Get("decision") {
@@ -188,7 +218,8 @@ func (s *Server) handleCheckoutPayment(w http.ResponseWriter, r *http.Request) {
 		s.renderPayment(w, r, http.StatusUnauthorized, id, client, pay, sess.UserID, key)
 		return
 	}
-	auth := oidcprovider.Authentication{Subject: sess.UserID, AuthTime: s.now(), AMR: withMethods(sess.AMR, "otp", "mfa"), Session: sess.IDHash}
+	auth := oidcprovider.Authentication{Subject: sess.UserID, AuthTime: s.now(), AMR: withMethods(sess.AMR, "otp", "mfa"), Session: sess.IDHash,
+		Browser: s.authorizeBrowser(r)}
 	s.approvePayment(w, r, id, auth, pay, "")
 }
 
@@ -236,9 +267,10 @@ func (s *Server) recordPayment(ctx context.Context, userID string, pay payment, 
 	}
 }
 
-// rejectPayment ends request id with code at the client.
+// rejectPayment ends request id with code at the client, when this
+// browser started it (an unknown request's page otherwise).
 func (s *Server) rejectPayment(w http.ResponseWriter, r *http.Request, id, subject, code, desc string) {
-	d, err := s.oidc.Reject(r.Context(), id, code, desc)
+	d, err := s.oidc.Reject(r.Context(), id, oidcprovider.Authentication{Subject: subject, Browser: s.authorizeBrowser(r)}, code, desc)
 	if errors.Is(err, oidcprovider.ErrUnknownRequest) {
 		s.renderError(w, r, http.StatusBadRequest, "error.bad_request")
 		return
@@ -343,7 +375,7 @@ func (s *Server) startCheckoutPush(w http.ResponseWriter, r *http.Request, sess 
 		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
-	s.renderPaymentWaiting(w, r, http.StatusOK, id, client, pay, sess.UserID, "", req.Number)
+	s.renderPaymentWaiting(w, r, http.StatusOK, id, client, pay, sess.UserID, "", req)
 }
 
 // finishCheckoutPush approves the payment once the app approved the very
@@ -389,10 +421,11 @@ func (s *Server) finishCheckoutPush(w http.ResponseWriter, r *http.Request, sess
 			s.rejectPayment(w, r, id, sess.UserID, oidcprovider.ErrorInvalidAuthorizationDetails, "the approved details differ from the request")
 			return
 		}
-		auth := oidcprovider.Authentication{Subject: sess.UserID, AuthTime: s.now(), AMR: withMethods(sess.AMR, "swk", "mca", "mfa"), Session: sess.IDHash}
+		auth := oidcprovider.Authentication{Subject: sess.UserID, AuthTime: s.now(), AMR: withMethods(sess.AMR, "swk", "mca", "mfa"), Session: sess.IDHash,
+			Browser: s.authorizeBrowser(r)}
 		s.approvePayment(w, r, id, auth, pay, "")
 	case store.PushPending:
-		s.renderPaymentWaiting(w, r, http.StatusAccepted, id, client, pay, sess.UserID, "factor.push_waiting", req.Number)
+		s.renderPaymentWaiting(w, r, http.StatusAccepted, id, client, pay, sess.UserID, "factor.push_waiting", req)
 	case store.PushDenied:
 		if !s.secondFactorFailed(r, sess.UserID, "app", &devices.RefusedError{Reason: "denied_in_app"}) {
 			return
@@ -443,7 +476,7 @@ func (s *Server) handlePaymentPasskeyOptions(w http.ResponseWriter, r *http.Requ
 		writeProblem(w, http.StatusBadRequest, "Invalid request.", FieldError{Field: "details", Code: "invalid", Detail: "not valid payment details"})
 		return
 	}
-	if _, err := s.oidc.RequestClient(r.Context(), req.ID); err != nil {
+	if _, err := s.oidc.BoundClient(r.Context(), req.ID, oidcprovider.Authentication{Subject: sess.UserID, Browser: s.authorizeBrowser(r)}); err != nil {
 		writeProblem(w, http.StatusNotFound, "The payment request has expired.")
 		return
 	}
@@ -492,6 +525,34 @@ func (s *Server) finishPaymentPasskey(w http.ResponseWriter, r *http.Request, se
 		s.renderPayment(w, r, http.StatusUnauthorized, id, client, pay, sess.UserID, "factor.passkey_failed")
 		return
 	}
-	auth := oidcprovider.Authentication{Subject: sess.UserID, AuthTime: s.now(), AMR: withMethods(sess.AMR, append(passkeyAMR(a), "mfa")...), Session: sess.IDHash}
+	auth := oidcprovider.Authentication{Subject: sess.UserID, AuthTime: s.now(), AMR: withMethods(sess.AMR, append(passkeyAMR(a), "mfa")...), Session: sess.IDHash,
+		Browser: s.authorizeBrowser(r)}
+	if level, err := s.oidc.PaymentLevel(r.Context(), id); err == nil && level > acr.MFA {
+		// The step-up stands on this passkey: a session approved in the app
+		// (mca) would hide its phishing resistance, so then the approval
+		// carries the passkey's own methods. Still below the level (a synced
+		// passkey where phrh is wanted): the request ends, as without one.
+		if acr.Of(auth.AMR) < level {
+			auth.AMR = passkeyAMR(a)
+		}
+		if acr.Of(auth.AMR) < level {
+			s.rejectPayment(w, r, id, sess.UserID, "access_denied", "step_up_required")
+			return
+		}
+	}
 	s.approvePayment(w, r, id, auth, pay, "")
+}
+
+// canReachWithPasskey reports whether the user could meet a step-up beyond
+// mfa at checkout: passkeys are on and the user has one.
+func (s *Server) canReachWithPasskey(r *http.Request, userID string) bool {
+	if !s.devices.Passkeys() {
+		return false
+	}
+	ov, err := s.devices.Overview(r.Context(), userID)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "read factors failed", "user_id", userID, "err", err)
+		return false
+	}
+	return ov.Passkeys > 0
 }

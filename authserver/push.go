@@ -238,6 +238,9 @@ func (c *pushConn) drain(write func(push.Event) error) {
 // handler returns once the device is authenticated; a fresh goroutine
 // with a small stack reads from then on.
 func (s *Server) handlePushConnect(w http.ResponseWriter, r *http.Request) {
+	if s.pushConnectNetThrottled(w, r) { // push_throttle.go
+		return
+	}
 	ws, err := pushUpgrader.Upgrade(hijacker{w}, r, nil)
 	if err != nil {
 		return // the upgrader has answered
@@ -264,16 +267,24 @@ func (s *Server) handlePushConnect(w http.ResponseWriter, r *http.Request) {
 	hello, err := push.DecodeMessage(raw)
 	if err != nil || hello.Type != push.MsgHello {
 		s.audit(r, store.AuditEvent{Kind: "push.connect_refused", Actor: "anonymous", Outcome: "denied", Details: map[string]string{"reason": "malformed"}})
+		s.pushConnectFailed(r, "")
 		c.send(push.Message{Type: push.MsgError, Reason: "malformed"})
 		ws.Close()
 		return
 	}
+	if s.pushConnectDeviceThrottled(r, c, hello.DeviceID) {
+		return
+	}
 	dev, err := s.push.Authenticate(ctx, hello.DeviceID, challenge, hello.Signature)
 	if err != nil {
+		if push.Reason(err) != "error" { // a refusal, not a store failure
+			s.pushConnectFailed(r, hello.DeviceID)
+		}
 		c.send(push.Message{Type: push.MsgError, Reason: push.Reason(err)})
 		ws.Close()
 		return
 	}
+	s.throttle.reset(pushConnectDeviceKey(dev.DeviceID))
 	s.devices.TouchAppDevice(ctx, dev.UserID, dev.DeviceID)
 	if c.send(push.Message{Type: push.MsgReady, DeviceID: dev.DeviceID}) != nil {
 		ws.Close()
@@ -299,11 +310,25 @@ func (s *Server) handlePushConnect(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadDeadline(time.Now().Add(pushPongWait))
 	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(pushPongWait)) })
 	c.keepAlive()
+	// The channel may stay open for days: keep what its audit events need
+	// (the request's context and user agent), not the whole request with
+	// its headers and URL, a kilobyte or more for each connected device.
+	r = slimRequest(r)
 	go func() {
 		defer cancel()
 		defer c.close()
 		s.readDeviceChannel(r, c, dev)
 	}()
+}
+
+// slimRequest keeps of r what audit events read: its context (client
+// address, request id) and its user agent.
+func slimRequest(r *http.Request) *http.Request {
+	slim := &http.Request{Method: r.Method, RemoteAddr: r.RemoteAddr, Header: http.Header{}}
+	if ua := r.UserAgent(); ua != "" {
+		slim.Header.Set("User-Agent", truncate(ua, 256))
+	}
+	return slim.WithContext(r.Context())
 }
 
 // sendEvent writes a hub event to the device: a new request, or that one
@@ -494,6 +519,13 @@ func (s *Server) handlePushEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, http.StatusText(status), status)
 		return
 	}
+	s.streamPushState(w, r, req)
+}
+
+// streamPushState streams the state of req, an app request the browser
+// waits for (a sign-in's or a checkout payment's), as server-sent events
+// until it is decided, expires or push approvals are locked.
+func (s *Server) streamPushState(w http.ResponseWriter, r *http.Request, req store.PushRequest) {
 	events, cancel := s.push.Subscribe(req.UserID)
 	defer cancel()
 	rc := http.NewResponseController(w)
@@ -537,6 +569,11 @@ func (s *Server) handlePushStatus(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, http.StatusText(status), status)
 		return
 	}
+	s.writePushState(w, req)
+}
+
+// writePushState answers the fallback poll for req: its state as JSON.
+func (s *Server) writePushState(w http.ResponseWriter, req store.PushRequest) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(map[string]string{"state": s.pushState(req)})

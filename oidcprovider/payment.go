@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/assent-auth/assent/acr"
 )
 
 // Checkout step-up: an ordinary authorization request may carry
@@ -65,12 +67,15 @@ func paymentClaims(a *authRequest) map[string]any {
 // ApprovePayment records that the user approved the payment of request id:
 // details must be byte for byte what the request carries (the page shows
 // the stored details, and posts back what it showed), or the request ends
-// with invalid_authorization_details at the client. exemption names the
+// with invalid_authorization_details at the client; an approval whose
+// methods fall below the request's PaymentLevel ends it with access_denied
+// (step_up_required). exemption names the
 // PSD2 exemption that spared a new challenge ("" after one). auth is what
 // the approval proved; the request then resumes with it, so max_age, acr
-// and consent are checked as for any other request.
+// and consent are checked as for any other request. Only the browser that
+// started the request may approve (binding.go).
 func (p *Provider) ApprovePayment(ctx context.Context, id string, auth Authentication, details []byte, exemption string) (Decision, error) {
-	a, err := p.request(ctx, id)
+	a, err := p.boundRequest(ctx, id, &auth)
 	if err != nil {
 		return Decision{}, err
 	}
@@ -79,6 +84,9 @@ func (p *Provider) ApprovePayment(ctx context.Context, id string, auth Authentic
 	}
 	if !bytes.Equal(details, a.AuthorizationDetails) {
 		return p.fail(ctx, a, ErrorInvalidAuthorizationDetails, "the approved details differ from the request")
+	}
+	if acr.Of(auth.AMR) < a.PaymentLevel {
+		return p.fail(ctx, a, "access_denied", "step_up_required")
 	}
 	a.PaymentApproved, a.Exemption = true, exemption
 	if err := p.putRequest(ctx, a, false); err != nil {
@@ -99,11 +107,55 @@ func (p *Provider) ApprovePayment(ctx context.Context, id string, auth Authentic
 	return d, nil
 }
 
-// Reject ends request id with an error at the client's redirect URI.
-func (p *Provider) Reject(ctx context.Context, id, code, desc string) (Decision, error) {
-	a, err := p.request(ctx, id)
+// Reject ends request id with an error at the client's redirect URI, when
+// auth's browser may answer its pages (binding.go); ErrUnknownRequest
+// otherwise.
+func (p *Provider) Reject(ctx context.Context, id string, auth Authentication, code, desc string) (Decision, error) {
+	a, err := p.boundRequest(ctx, id, &auth)
 	if err != nil {
 		return Decision{}, err
 	}
 	return p.fail(ctx, a, code, desc)
+}
+
+// RequirePaymentLevel records that approving the payment of request id
+// needs at least level: the risk engine stepped the payment up beyond what
+// the request asks. ApprovePayment then refuses an approval below it. The
+// level only ever rises, so a later, milder assessment of the same request
+// does not lower it.
+func (p *Provider) RequirePaymentLevel(ctx context.Context, id string, level acr.Level) error {
+	a, err := p.request(ctx, id)
+	if err != nil {
+		return err
+	}
+	if a.Authenticated || len(a.AuthorizationDetails) == 0 {
+		return ErrUnknownRequest
+	}
+	if level <= a.PaymentLevel {
+		return nil
+	}
+	a.PaymentLevel = level
+	return p.putRequest(ctx, a, false)
+}
+
+// PaymentLevel returns the level an approval of request id's payment must
+// reach beyond the request's own acr (acr.None when the risk engine asked
+// for nothing more).
+func (p *Provider) PaymentLevel(ctx context.Context, id string) (acr.Level, error) {
+	a, err := p.request(ctx, id)
+	if err != nil {
+		return acr.None, err
+	}
+	return a.PaymentLevel, nil
+}
+
+// RedirectURI returns the redirect URI request id ends at, with the code
+// or an error: a page whose form finishes the request lets its form
+// submission be redirected there (form-action).
+func (p *Provider) RedirectURI(ctx context.Context, id string) (string, error) {
+	a, err := p.request(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return a.RedirectURI, nil
 }

@@ -58,6 +58,11 @@ type authRequest struct {
 	// Session is the id hash of the browser session that authorized the
 	// request (a refresh token's, for a refresh).
 	Session []byte `json:"session,omitempty"`
+	// Browser is the hash of the binding nonce of the browser that started
+	// the request; PageUser, for a request stored without one, the user
+	// first shown its consent or payment page (binding.go).
+	Browser  []byte `json:"browser,omitempty"`
+	PageUser string `json:"page_user,omitempty"`
 
 	// AuthorizationDetails is the request's canonical RFC 9396 array (a
 	// payment at checkout, payment.go); PaymentApproved is set when the
@@ -66,6 +71,10 @@ type authRequest struct {
 	AuthorizationDetails json.RawMessage `json:"authorization_details,omitempty"`
 	PaymentApproved      bool            `json:"payment_approved,omitempty"`
 	Exemption            string          `json:"psd2_exemption,omitempty"`
+	// PaymentLevel is the level an approval of the payment must reach,
+	// when the risk engine stepped it up beyond what the request asks
+	// (RequirePaymentLevel).
+	PaymentLevel acr.Level `json:"payment_level,omitempty"`
 }
 
 var (

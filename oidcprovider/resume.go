@@ -1,6 +1,7 @@
 package oidcprovider
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,10 @@ type Authentication struct {
 	// Session is the browser session's id hash: refresh tokens issued on
 	// it are revoked when it ends (EndBrowserSession).
 	Session []byte
+	// Browser is the hash of the browser's binding nonce (WithBrowser):
+	// only the browser that started a request sees and answers its consent
+	// and payment pages (binding.go).
+	Browser []byte
 }
 
 // Outcome is what Resume decided.
@@ -122,10 +127,16 @@ func (p *Provider) Resume(ctx context.Context, id string, auth *Authentication) 
 		if a.PromptNone {
 			return p.fail(ctx, a, "consent_required", "")
 		}
+		if ok, err := p.bindPage(ctx, a, auth); err != nil || !ok {
+			return Decision{}, cmp.Or(err, ErrUnknownRequest)
+		}
 		d.Outcome, d.Scopes = Consent, a.Scopes
 		return d, nil
 	}
 	if len(a.AuthorizationDetails) > 0 && !a.PaymentApproved {
+		if ok, err := p.bindPage(ctx, a, auth); err != nil || !ok {
+			return Decision{}, cmp.Or(err, ErrUnknownRequest)
+		}
 		d.Outcome, d.Scopes, d.AuthorizationDetails, d.PromptNone = Payment, a.Scopes, a.AuthorizationDetails, a.PromptNone
 		return d, nil
 	}

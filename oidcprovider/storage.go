@@ -97,6 +97,7 @@ func (s storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _
 		PromptNone:          slices.Contains(req.Prompt, oidc.PromptNone),
 		PromptConsent:       slices.Contains(req.Prompt, oidc.PromptConsent),
 		MaxAge:              req.MaxAge,
+		Browser:             browserOf(ctx),
 	}
 	if l, ok := lowestKnown(req.ACRValues); ok {
 		a.Preferred = l

@@ -14,6 +14,8 @@ clients:
   - id: demoshop
     secret: $secret
     ciba_mode: poll
+    first_party: true
+    redirect_uris: [http://localhost:$shop_port/callback]
 YAML
 
 ./bin/assentd -data "$dir" -config "$dir/assent.yaml" -addr localhost:$port -issuer "$issuer" 2>"$dir/assentd.log" &
@@ -45,6 +47,10 @@ cat <<TXT
 
   Then open http://localhost:$shop_port, pay as shopper@example.com, and in the app pick the number the
   shop shows (1-3) and press the right arrow. The shop verifies the signed approval and ships.
+
+  Or press "Pay in the browser": sign in to Assent as shopper@example.com (password: demo shopper
+  password), approve the sign-in in the app, then approve the payment Assent shows (amount and payee)
+  in the app again. The shop shows the details the verified tokens carry.
 
 TXT
 DEMOSHOP_CLIENT_SECRET=$secret ./bin/demoshop -addr localhost:$shop_port -issuer "$issuer" &

@@ -2,7 +2,9 @@
 // approval: a cart, a pay button, and OpenID CIBA (poll mode) with the
 // payment as RFC 9396 authorization details. The shopper approves in the
 // Assent app (`assent device run`); the shop verifies the ID token with
-// go-oidc before it ships.
+// go-oidc before it ships. A second button pays in the browser instead:
+// checkout step-up with the same details in an ordinary authorization
+// request (checkout.go).
 package main
 
 import (
@@ -32,6 +34,7 @@ func run(args []string) error {
 	issuer := fs.String("issuer", envOr("ASSENT_ISSUER", "http://localhost:8080"), "Assent's issuer URL")
 	clientID := fs.String("client-id", envOr("DEMOSHOP_CLIENT_ID", "demoshop"), "the shop's CIBA client id")
 	secret := fs.String("client-secret", os.Getenv("DEMOSHOP_CLIENT_SECRET"), "the shop's client secret (or DEMOSHOP_CLIENT_SECRET)")
+	shopURL := fs.String("url", "", "the shop's address as the browser sees it, for browser checkout (default http://ADDR); its /callback must be a redirect URI of the client")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -41,7 +44,10 @@ func run(args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	shop, err := newShop(ctx, Config{Issuer: *issuer, ClientID: *clientID, ClientSecret: *secret, Logger: log})
+	if *shopURL == "" {
+		*shopURL = "http://" + *addr
+	}
+	shop, err := newShop(ctx, Config{Issuer: *issuer, ClientID: *clientID, ClientSecret: *secret, URL: *shopURL, Logger: log})
 	if err != nil {
 		return err
 	}

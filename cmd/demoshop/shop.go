@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
 )
 
 // Config configures the shop.
@@ -24,7 +25,11 @@ type Config struct {
 	Issuer       string
 	ClientID     string
 	ClientSecret string
-	Logger       *slog.Logger
+	// URL is the shop's own address, where Assent sends the browser back
+	// after a browser checkout (URL + "/callback", registered as the
+	// client's redirect URI); empty turns browser checkout off.
+	URL    string
+	Logger *slog.Logger
 	// HTTP is the client for Assent (one with a 10 s timeout when nil).
 	HTTP *http.Client
 	// Now is the clock that paces polling (time.Now when nil).
@@ -61,7 +66,9 @@ type order struct {
 	ACR     string
 	AMR     []string
 	Exempt  string
-	details string
+	// Approved describes the authorization_details the tokens carry.
+	Approved string
+	details  string
 }
 
 type shop struct {
@@ -73,6 +80,9 @@ type shop struct {
 	mu       sync.Mutex
 	orders   map[string]*order
 	seq      int
+	// Browser checkout (checkout.go).
+	oauth     oauth2.Config
+	checkouts map[string]*checkout
 }
 
 // newShop discovers Assent's endpoints and keys.
@@ -99,16 +109,23 @@ func newShop(ctx context.Context, c Config) (*shop, error) {
 		return nil, fmt.Errorf("%s does not offer CIBA", c.Issuer)
 	}
 	return &shop{cfg: c, hc: hc, bcURL: d.BC, tokenURL: d.Token, orders: map[string]*order{},
-		verifier: p.VerifierContext(oidc.ClientContext(context.WithoutCancel(ctx), hc), &oidc.Config{ClientID: c.ClientID})}, nil
+		verifier: p.VerifierContext(oidc.ClientContext(context.WithoutCancel(ctx), hc), &oidc.Config{ClientID: c.ClientID}),
+		oauth: oauth2.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret, Endpoint: p.Endpoint(),
+			RedirectURL: strings.TrimSuffix(c.URL, "/") + "/callback", Scopes: []string{oidc.ScopeOpenID}},
+		checkouts: map[string]*checkout{}}, nil
 }
 
 func (s *shop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'")
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/":
-		render(w, http.StatusOK, cartPage, map[string]any{"Cart": cart, "Total": cartTotal, "Payee": payee})
+		render(w, http.StatusOK, cartPage, map[string]any{"Cart": cart, "Total": cartTotal, "Payee": payee, "Browser": s.cfg.URL != ""})
 	case r.Method == http.MethodPost && r.URL.Path == "/pay":
 		s.pay(w, r)
+	case r.Method == http.MethodPost && r.URL.Path == "/checkout" && s.cfg.URL != "":
+		s.checkout(w, r)
+	case r.Method == http.MethodGet && r.URL.Path == "/callback" && s.cfg.URL != "":
+		s.callback(w, r)
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/order/"):
 		s.status(w, r, strings.TrimPrefix(r.URL.Path, "/order/"))
 	default:
@@ -223,7 +240,7 @@ func (s *shop) poll(ctx context.Context, o *order) {
 			o.Reason = "the approval is not for this payment"
 			return
 		}
-		o.Outcome, o.Reason, o.ACR, o.AMR, o.Exempt = "paid", "", c.ACR, c.AMR, c.Exempt
+		o.Outcome, o.Reason, o.ACR, o.AMR, o.Exempt, o.Approved = "paid", "", c.ACR, c.AMR, c.Exempt, describeDetails(c.Details)
 	}
 }
 
@@ -275,12 +292,15 @@ var cartPage = template.Must(template.New("cart").Parse(`<!doctype html><meta ch
 {{if .Error}}<p class=err>{{.Error}}</p>{{end}}
 <form method=post action=/pay><p><label>Your e-mail <input name=email type=email required autocomplete=email></label>
 <p><button>Pay EUR {{.Total}} with Assent</button></form>
-<p><small>You approve the payment to {{.Payee}} in the Assent app.</small>`))
+<p><small>You approve the payment to {{.Payee}} in the Assent app.</small>
+{{if .Browser}}<form method=post action=/checkout><p><button>Pay in the browser</button></form>
+<p><small>Or sign in to Assent in this browser and approve the payment there (in the app or with a passkey).</small>{{end}}`))
 
 var orderPage = template.Must(template.New("order").Parse(`<!doctype html><meta charset=utf-8>
 {{if not .Outcome}}<meta http-equiv=refresh content=2>{{end}}<title>Your order</title>` + style + `
 <h1>Your order</h1><p>EUR {{.Total}} to Demo Shop, for {{.Email}}.
 {{if eq .Outcome "paid"}}<p class=ok><strong>Paid. Your goods are on their way.</strong>
+{{if .Approved}}<p>Approved: {{.Approved}}{{end}}
 <p><small>Approved with acr {{.ACR}}, amr {{range .AMR}}{{.}} {{end}}{{if .Exempt}}, PSD2 exemption {{.Exempt}}{{end}}.</small>
 {{else if eq .Outcome "failed"}}<p class=err><strong>Not paid:</strong> {{.Reason}}</p><p><a href="/">Back to the cart</a>
 {{else}}<p>Open the Assent app and approve the payment.
