@@ -150,14 +150,20 @@ type TokenResponse struct {
 	AuthorizationDetails json.RawMessage `json:"authorization_details,omitempty"`
 }
 
-// IssueCIBATokens signs an ES256 JWT access token (RFC 9068) and an ID
-// token for the grant, with the provider's current signing key: relying
-// parties verify both against /keys like any other. Both carry acr, amr,
-// auth_time and the authorization details. No refresh token is issued: a
-// payment approval is good for what was approved, once.
+// IssueCIBATokens signs a JWT access token (RFC 9068) and an ID token for
+// the grant with the provider's current key of the client's algorithm
+// (ES256, or RS256 for a client registered with it), as the token
+// endpoint does: relying parties verify both against /keys like any
+// other. Both carry acr, amr, auth_time and the authorization details. No
+// refresh token is issued: a payment approval is good for what was
+// approved, once.
 func (p *Provider) IssueCIBATokens(ctx context.Context, g CIBAGrant) (TokenResponse, error) {
 	issuer := issuerString(p.issuer)
-	key, err := p.keys.signing(ctx, jose.ES256)
+	alg := jose.ES256
+	if c, err := p.Client(ctx, g.ClientID); err == nil && c.IDTokenAlg == string(jose.RS256) {
+		alg = jose.RS256
+	}
+	key, err := p.keys.signing(ctx, alg)
 	if err != nil {
 		return TokenResponse{}, fmt.Errorf("signing key: %w", err)
 	}
