@@ -83,18 +83,28 @@ func writeOAuthError(w http.ResponseWriter, e *oauthError) {
 }
 
 // cibaClient reads and authenticates the client of a CIBA request
-// (client_secret_basic or client_secret_post) and checks that it may use
-// CIBA.
+// (client_secret_basic, client_secret_post or private_key_jwt) and checks
+// that it may use CIBA.
 func (s *Server) cibaClient(r *http.Request) (store.OIDCClient, *oauthError) {
 	id, secret, basic := r.BasicAuth()
+	assertion := r.PostForm.Has("client_assertion") || r.PostForm.Has("client_assertion_type")
 	if basic {
-		if r.PostForm.Has("client_secret") {
+		if r.PostForm.Has("client_secret") || assertion {
 			return store.OIDCClient{}, oauthErr(http.StatusBadRequest, "invalid_request", "use one client authentication method")
 		}
 	} else {
+		if assertion && r.PostForm.Has("client_secret") {
+			return store.OIDCClient{}, oauthErr(http.StatusBadRequest, "invalid_request", "use one client authentication method")
+		}
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
-	c, err := s.oidc.AuthenticateClient(r.Context(), id, secret)
+	var c store.OIDCClient
+	var err error
+	if assertion {
+		c, err = s.oidc.AuthenticateClientAssertion(r.Context(), r.PostForm.Get("client_assertion_type"), r.PostForm.Get("client_assertion"), id)
+	} else {
+		c, err = s.oidc.AuthenticateClient(r.Context(), id, secret)
+	}
 	if errors.Is(err, oidcprovider.ErrClientAuth) {
 		return c, oauthErr(http.StatusUnauthorized, "invalid_client", "client authentication failed")
 	}

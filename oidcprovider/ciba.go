@@ -221,3 +221,29 @@ func (p *Provider) IssueCIBATokens(ctx context.Context, g CIBAGrant) (TokenRespo
 func cibaTokenID(scopes []string) string {
 	return randomID(16) + "." + base64.RawURLEncoding.EncodeToString([]byte(strings.Join(scopes, " ")))
 }
+
+// AuthenticateClientAssertion checks a private_key_jwt client assertion
+// (RFC 7523: signed with a key the client registered, for this issuer,
+// not expired, its jti used once) and returns the client that signed it.
+// clientID, when the request names one, must be the assertion's issuer.
+// Every refusal is ErrClientAuth.
+func (p *Provider) AuthenticateClientAssertion(ctx context.Context, assertionType, assertion, clientID string) (store.OIDCClient, error) {
+	if assertionType != oidc.ClientAssertionTypeJWTAssertion || assertion == "" || len(assertion) > 8192 {
+		return store.OIDCClient{}, ErrClientAuth
+	}
+	call := &tokenCall{}
+	ctx = context.WithValue(ctx, tokenCallKey{}, call)
+	if code, _ := p.useAssertion(ctx, assertion); code == "server_error" {
+		return store.OIDCClient{}, errors.New("record client assertion failed")
+	} else if code != "" || call.asserted == "" {
+		return store.OIDCClient{}, ErrClientAuth
+	}
+	if clientID != "" && clientID != call.asserted {
+		return store.OIDCClient{}, ErrClientAuth
+	}
+	c, err := p.Client(ctx, call.asserted)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.OIDCClient{}, ErrClientAuth
+	}
+	return c, err
+}
