@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -34,6 +35,9 @@ func benchSeedCmd(ctx context.Context, args []string, e env) error {
 	// Seeding runs without an fsync per write, so it takes seconds, not
 	// minutes; closing the file hands the writes to the operating system,
 	// which is what the server opening it next reads from.
+	if err := os.MkdirAll(*data, 0o700); err != nil {
+		return err
+	}
 	db, err := bolt.Open(filepath.Join(*data, "assent.db"), bolt.Options{NoSync: true})
 	if errors.Is(err, bolt.ErrLocked) {
 		return fmt.Errorf("%s is in use: stop the server first (seeding works on a stopped server's data)", *data)
