@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/assent-auth/assent/internal/secretfile"
+	"github.com/assent-auth/assent/profiles"
 	"github.com/assent-auth/assent/store"
 	"github.com/assent-auth/assent/store/bolt"
 )
@@ -25,7 +27,7 @@ func benchSeedCmd(ctx context.Context, args []string, e env) error {
 	fs.SetOutput(e.stderr)
 	data := fs.String("data", "./data", "data directory of a stopped assentd (a benchmark's, never production's)")
 	sessions := fs.Int("sessions", 100_000, "sessions to add")
-	users := fs.Int("users", 10_000, "users to spread them over (created, with no e-mail or password)")
+	users := fs.Int("users", 10_000, "users to spread them over (created with an e-mail and no password, sealed under the data directory's master.key)")
 	if _, err := parse(fs, args, 0, "takes no arguments"); err != nil {
 		return err
 	}
@@ -46,19 +48,34 @@ func benchSeedCmd(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer db.Close()
+	// The users are made as the server makes them, their personal data
+	// sealed under the data directory's master key (created here if the
+	// server has not run yet), so that the server can read them.
+	master, _, err := secretfile.LoadOrCreate(filepath.Join(*data, "master.key"), profiles.MasterKeySize)
+	if err != nil {
+		return fmt.Errorf("master key: %w", err)
+	}
+	keys, err := profiles.NewKeyring(master)
+	if err != nil {
+		return err
+	}
+	ps := profiles.New(profiles.Config{Store: db, Keys: keys, Hasher: profiles.NewHasher(profiles.DefaultArgon2Params)})
 	run := fmt.Sprintf("%x", time.Now().UnixNano()%0xffffff)
 	now := time.Now().UTC()
-	for i := range *users {
-		if err := db.CreateUser(ctx, store.User{ID: fmt.Sprintf("u_seed%s_%06d", run, i), CreatedAt: now, UpdatedAt: now}); err != nil {
-			return err
+	ids := make([]string, *users)
+	for i := range ids {
+		u, err := ps.Create(ctx, profiles.NewUser{Email: fmt.Sprintf("seed-%s-%d@example.com", run, i), Name: "Seeded " + run, EmailVerified: true})
+		if err != nil {
+			return fmt.Errorf("create user: %w", err)
 		}
+		ids[i] = u.ID
 	}
 	start := time.Now()
 	for i := range *sessions {
 		var id [32]byte
 		rand.Read(id[:])
 		h := sha256.Sum256(id[:])
-		s := store.Session{IDHash: h[:], UserID: fmt.Sprintf("u_seed%s_%06d", run, i%*users), AuthTime: now, AMR: []string{"pwd", "otp"},
+		s := store.Session{IDHash: h[:], UserID: ids[i%len(ids)], AuthTime: now, AMR: []string{"pwd", "otp"},
 			IP: fmt.Sprintf("198.51.100.%d", i%250+1), UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
 			CreatedAt: now, ExpiresAt: now.Add(12 * time.Hour)}
 		if err := db.CreateSession(ctx, s); err != nil {
