@@ -257,6 +257,7 @@ func (s *Server) renderFactorPage(w http.ResponseWriter, r *http.Request, status
 	order := s.methodOrder(p, ov)
 	pg.Data = factorPage{App: slices.Contains(order, risk.MethodPush), Passkey: slices.Contains(order, risk.MethodPasskey),
 		TOTP: slices.Contains(order, risk.MethodTOTP), Recovery: ov.Recovery > 0, Order: order}
+	pg.flow = flowRequest(p.ReturnTo) // form_action.go
 	s.render(w, r, status, "factor", pg)
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -31,11 +30,7 @@ func (s *Server) oidcClientOf(r *http.Request) string {
 	if rt == "" {
 		rt = r.URL.Query().Get("return_to")
 	}
-	u, err := url.Parse(safeReturnTo(rt))
-	if err != nil || u.Path != "/oidc/resume" {
-		return ""
-	}
-	id := u.Query().Get("id")
+	id := flowRequest(rt) // form_action.go
 	if id == "" {
 		return ""
 	}
@@ -67,6 +62,7 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, id string
 		data.Scopes = append(data.Scopes, scopeView{Name: sc, Label: label})
 	}
 	pg.Data = data
+	pg.flow = id
 	s.render(w, r, http.StatusOK, "consent", pg)
 }
 

@@ -146,7 +146,7 @@ func (s *Server) renderPaymentWaiting(w http.ResponseWriter, r *http.Request, st
 	if errKey != "" {
 		pg.Error = pg.T(errKey)
 	}
-	s.allowFormRedirect(w, r, id) // form_action.go
+	pg.flow = id // form_action.go
 	s.render(w, r, status, "payment", pg)
 }
 

@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -38,6 +39,9 @@ type page struct {
 	// Data is the page's own data (securityPage, factorPage, totpPage).
 	Data any
 
+	// flow is the authorization request the page's forms can finish when
+	// ReturnTo does not name it (form_action.go).
+	flow  string
 	theme *theme
 	tag   language.Tag
 }
@@ -67,6 +71,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		s.log.ErrorContext(r.Context(), "render page failed", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
+	}
+	s.allowFormRedirect(w, r, cmp.Or(p.flow, flowRequest(p.ReturnTo))) // form_action.go
+	if name == "signin" {
+		s.allowUpstreams(w)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")

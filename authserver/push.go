@@ -475,6 +475,7 @@ func (s *Server) handleFactorPush(w http.ResponseWriter, r *http.Request) {
 	}
 	pg := s.newPage(w, r)
 	pg.Data = pushWaitPage{RequestID: req.ID, Number: req.Number, Seconds: int(req.ExpiresAt.Sub(s.now()).Seconds())}
+	pg.flow = flowRequest(p.ReturnTo) // form_action.go
 	s.render(w, r, http.StatusOK, "push_wait", pg)
 }
 
@@ -624,6 +625,7 @@ func (s *Server) handleFactorPushFinish(w http.ResponseWriter, r *http.Request) 
 		pg := s.newPage(w, r)
 		pg.Error = pg.T("factor.push_waiting")
 		pg.Data = pushWaitPage{RequestID: req.ID, Number: req.Number, Seconds: int(req.ExpiresAt.Sub(s.now()).Seconds())}
+		pg.flow = flowRequest(p.ReturnTo)
 		s.render(w, r, http.StatusAccepted, "push_wait", pg)
 	case "locked":
 		s.renderPushLocked(w, r, p)

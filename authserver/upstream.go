@@ -458,6 +458,7 @@ func (s *Server) handleUpstreamLinkPage(w http.ResponseWriter, r *http.Request) 
 	p := s.newPage(w, r)
 	p.User = ident
 	p.Notice = fmt.Sprintf(p.T("upstream.link_confirm"), s.ups.byID[pl.Provider].Name)
+	p.flow = flowRequest(pl.ReturnTo) // form_action.go
 	s.render(w, r, http.StatusOK, "upstream_link", p)
 }
 
