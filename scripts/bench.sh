@@ -67,7 +67,7 @@ start_server_on() {
   env "$@" ./bin/assentd -addr "127.0.0.1:$port" -data "$data" -config "$tmp/assent.yaml" >"$tmp/assentd.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 200); do
-    if [ -f "$data/admin.token" ] && ./bin/assent user list --server "$url" --token-file "$data/admin.token" >/dev/null 2>&1; then
+    if [ -f "$data/admin.token" ] && ./bin/assent client list --server "$url" --token-file "$data/admin.token" >/dev/null 2>&1; then
       return
     fi
     kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/assentd.log" >&2; echo "bench: assentd exited" >&2; exit 1; }
