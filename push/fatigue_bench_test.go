@@ -13,8 +13,10 @@ import (
 	"github.com/assent-auth/assent/store/bolt"
 )
 
-// BenchmarkDecisionFatigue compares an approval's round trip (as in
-// BenchmarkApproval) with a denial's, which also writes the user's
+// BenchmarkDecisionFatigue compares an approval's round trip without the
+// network (a request created and fanned out, a decision signed by the
+// device and verified, the first-wins update committed, the waiting side
+// notified) with a denial's, which also writes the user's
 // fatigue record to the store so that a lock outlives a restart. The
 // rate limit and the lock are set so that neither refuses: every third
 // denial locks the user for a nanosecond, which keeps records small. On
