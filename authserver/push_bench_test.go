@@ -141,42 +141,12 @@ func BenchmarkPushIdleConnections(b *testing.B) {
 	}
 	p := newPushBenchServer(b, true)
 	ids := p.enroll(b, n)
-	file := filepath.Join(b.TempDir(), "devices.json")
-	raw, _ := json.Marshal(ids)
-	if err := os.WriteFile(file, raw, 0o600); err != nil {
-		b.Fatal(err)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		b.Fatal(err)
-	}
 	goroutines0 := runtime.NumGoroutine()
 	before := serverBytes()
 	b.ResetTimer()
 	start := time.Now()
-	cmd := exec.CommandContext(b.Context(), exe, "-test.run=^TestPushBenchClients$", "-test.count=1")
-	cmd.Env = append(os.Environ(), pushClientsEnv+"="+file)
-	cmd.Stderr = os.Stderr
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { stdin.Close(); cmd.Wait() }()
-	sc := bufio.NewScanner(stdout)
-	connected := false
-	for sc.Scan() {
-		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("connected ")); ok {
-			if got, _ := strconv.Atoi(string(v)); got != n {
-				b.Fatalf("the child connected %d of %d devices", got, n)
-			}
-			connected = true
-			break
-		}
-	}
-	if !connected {
-		b.Fatal("the device process ended before connecting")
-	}
+	sc, stop := connectIdle(b, ids)
+	defer stop()
 	elapsed := time.Since(start)
 	b.StopTimer()
 	// Every channel is authenticated and registered: a request to the
@@ -196,6 +166,44 @@ func BenchmarkPushIdleConnections(b *testing.B) {
 		}
 	}
 	b.Fatal("the last device did not receive its request")
+}
+
+// connectIdle connects the devices from a child process (TestPushBenchClients),
+// so that their side is not counted in this one, and returns once all are
+// authenticated. The scanner reads the child's further lines; stop ends
+// it.
+func connectIdle(b *testing.B, ids []*deviceclient.Identity) (*bufio.Scanner, func()) {
+	file := filepath.Join(b.TempDir(), "devices.json")
+	raw, _ := json.Marshal(ids)
+	if err := os.WriteFile(file, raw, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.CommandContext(b.Context(), exe, "-test.run=^TestPushBenchClients$", "-test.count=1")
+	cmd.Env = append(os.Environ(), pushClientsEnv+"="+file)
+	cmd.Stderr = os.Stderr
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	stop := func() { stdin.Close(); cmd.Wait() }
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("connected ")); ok {
+			if got, _ := strconv.Atoi(string(v)); got != len(ids) {
+				stop()
+				b.Fatalf("the child connected %d of %d devices", got, len(ids))
+			}
+			return sc, stop
+		}
+	}
+	stop()
+	b.Fatal("the device process ended before connecting")
+	return nil, nil
 }
 
 // TestPushBenchClients is the device side of BenchmarkPushIdleConnections
@@ -282,9 +290,31 @@ func TestPushBenchClients(t *testing.T) {
 // notified. 64 users each have one connected device that approves at once.
 // It reports the latency's p50 and p99 in milliseconds.
 func BenchmarkPushApprovalRoundTrip(b *testing.B) {
+	pushRoundTrip(b, 0)
+}
+
+// BenchmarkPushApprovalRoundTripWith10kIdle is the same with 10,000 more
+// app devices connected and idle (from a child process), as the issue's
+// target has it.
+func BenchmarkPushApprovalRoundTripWith10kIdle(b *testing.B) {
+	pushRoundTrip(b, 10_000)
+}
+
+func pushRoundTrip(b *testing.B, idle int) {
 	const users, rate = 64, 500
+	if idle > 0 {
+		if got := raiseFileLimit(uint64(users+idle) + 1024); got < uint64(users+idle)+256 {
+			idle = int(got) - 256 - users
+			b.Logf("open-file limit %d: %d idle devices", got, idle)
+		}
+	}
 	p := newPushBenchServer(b, os.Getenv("ASSENT_BENCH_NOSYNC") != "") // 1: no fsync, to see the rest alone
-	ids := p.enroll(b, users)
+	ids := p.enroll(b, users+idle)
+	if idle > 0 {
+		_, stop := connectIdle(b, ids[users:])
+		defer stop()
+		ids = ids[:users]
+	}
 	ctx, cancel := context.WithCancel(b.Context())
 	defer cancel()
 	var connected sync.WaitGroup
