@@ -19,15 +19,8 @@ import (
 // new one leaves when it expires.
 func TestAdminPendingPushAfterRestart(t *testing.T) {
 	e := newEnv(t)
-	ctx := t.Context()
-	b := e.browser()
-	b.signUp("ada@example.com", "correct horse battery")
-	id := b.enrollApp(ctx)
-	b.signOut()
-	b2 := e.browser()
-	b2.signUp("bea@example.com", "correct horse battery")
-	b2.enrollApp(ctx)
-	b2.signOut()
+	b, id := e.appUser("ada@example.com")
+	b2, _ := e.appUser("bea@example.com")
 
 	ask := func(b *browser, email string) int {
 		t.Helper()
@@ -71,11 +64,7 @@ func TestAdminPendingPushAfterRestart(t *testing.T) {
 	// The device reconnects to the new server, gets the waiting request
 	// again and approves it: it leaves the list.
 	id.Server = e.ts.URL
-	conn, err := id.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := connectApp(t, id)
 	req := *nextOfType(t, conn, push.MsgRequest).Request
 	if req.ID != old.ID {
 		t.Fatalf("resent request %s, want %s", req.ID, old.ID)

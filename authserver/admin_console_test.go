@@ -37,16 +37,8 @@ func getJSON[T any](t *testing.T, e *env, path string) T {
 // flagged, and the statistics count them.
 func TestAdminPendingPushAndApprovalStats(t *testing.T) {
 	e := newEnv(t)
-	ctx := t.Context()
-	b := e.browser()
-	b.signUp("ada@example.com", "correct horse battery")
-	id := b.enrollApp(ctx)
-	b.signOut()
-	conn, err := id.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	b, id := e.appUser("ada@example.com")
+	conn := connectApp(t, id)
 
 	if ov := getJSON[adminclient.PushOverview](t, e, "/admin/v1/push/pending"); len(ov.Pending) != 0 || len(ov.Recent) != 0 {
 		t.Fatalf("before any request: %+v", ov)

@@ -17,7 +17,6 @@ import (
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/oauth2"
 
-	"github.com/assent-auth/assent/oidcprovider"
 	"github.com/assent-auth/assent/push"
 	"github.com/assent-auth/assent/push/deviceclient"
 	"github.com/assent-auth/assent/risk"
@@ -67,6 +66,20 @@ func (c *checkoutClient) redeem(u *url.URL, state string) paymentClaims {
 	return claims
 }
 
+// approveWithPasskey approves the payment request id for details on the
+// step-up page with an assertion of k, follows the page back to the
+// client and redeems the code at state.
+func (c *checkoutClient) approveWithPasskey(what string, b *browser, k *softKey, id, details, state string) paymentClaims {
+	c.t.Helper()
+	r := b.post("/oidc/payment", url.Values{"csrf": {b.csrf()}, "id": {id}, "details": {details}, "decision": {"passkey"},
+		"credential": {k.assert(c.t, b.paymentPasskeyOptions(id, details))}})
+	if r.status != http.StatusSeeOther {
+		c.t.Fatalf("%s: %d %s", what, r.status, truncate(r.body, 500))
+	}
+	u, _ := b.authorize(c.e.ts.URL + r.header.Get("Location"))
+	return c.redeem(u, state)
+}
+
 // paymentPasskeyOptions asks for the payment page's passkey options as its
 // script does.
 func (b *browser) paymentPasskeyOptions(id, details string) string {
@@ -89,10 +102,7 @@ func (b *browser) paymentPasskeyOptions(id, details string) string {
 // tokens say which passkey (hwk gives phrh, a synced one phr).
 func TestOIDCCheckoutStepUpPasskey(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, withPasskeys, highPaymentRisk(t), withClients(
-		oidcprovider.ClientConfig{ID: "web", Secret: rpSecret, RedirectURIs: []string{rpCallback}, FirstParty: true}))
-	b := e.browser()
-	b.signUp("ada@example.com", password)
+	e, b := newCheckoutEnv(t, withPasskeys, highPaymentRisk(t))
 	key := b.enrollTOTP()
 	bound := newSoftKey(virtualwebauthn.AuthenticatorOptions{})
 	wantRedirect(t, "add passkey", b.addPasskey(bound, "Security key"), "/security?done=passkey_added")
@@ -140,13 +150,7 @@ func TestOIDCCheckoutStepUpPasskey(t *testing.T) {
 	if r.status != http.StatusUnauthorized {
 		t.Fatalf("assertion linked to other details: %d", r.status)
 	}
-	r = b.post("/oidc/payment", url.Values{"csrf": {b.csrf()}, "id": {id}, "details": {want}, "decision": {"passkey"},
-		"credential": {bound.assert(t, b.paymentPasskeyOptions(id, want))}})
-	if r.status != http.StatusSeeOther {
-		t.Fatalf("passkey approval: %d %s", r.status, truncate(r.body, 500))
-	}
-	u, _ = b.authorize(e.ts.URL + r.header.Get("Location"))
-	claims := c.redeem(u, "s1")
+	claims := c.approveWithPasskey("passkey approval", b, bound, id, want, "s1")
 	if claims.ACR != "phrh" || !slices.Contains(claims.AMR, "hwk") || !slices.Contains(claims.AMR, "user") ||
 		len(claims.Details) != 1 || string(claims.Details[0]) != strings.Trim(want, "[]") || claims.Exempt != "" {
 		t.Errorf("ID token = %+v, want acr phrh, hwk user and the details", claims)
@@ -161,13 +165,7 @@ func TestOIDCCheckoutStepUpPasskey(t *testing.T) {
 		t.Fatalf("ended at %v (%d), want the payment page", u, r.status)
 	}
 	id, want = u.Query().Get("id"), checkoutDetails("45.00", "Acme Shop")
-	r = b.post("/oidc/payment", url.Values{"csrf": {b.csrf()}, "id": {id}, "details": {want}, "decision": {"passkey"},
-		"credential": {synced.assert(t, b.paymentPasskeyOptions(id, want))}})
-	if r.status != http.StatusSeeOther {
-		t.Fatalf("synced passkey approval: %d %s", r.status, truncate(r.body, 500))
-	}
-	u, _ = b.authorize(e.ts.URL + r.header.Get("Location"))
-	if claims := c.redeem(u, "s2"); claims.ACR != "phr" || !slices.Contains(claims.AMR, "swk") || !slices.Contains(claims.AMR, "user") {
+	if claims := c.approveWithPasskey("synced passkey approval", b, synced, id, want, "s2"); claims.ACR != "phr" || !slices.Contains(claims.AMR, "swk") || !slices.Contains(claims.AMR, "user") {
 		t.Errorf("ID token = %+v, want acr phr and swk user", claims)
 	}
 }
@@ -177,20 +175,13 @@ func TestOIDCCheckoutStepUpPasskey(t *testing.T) {
 // approval carries the passkey's own methods and reaches phrh.
 func TestOIDCCheckoutStepUpAfterAppSignIn(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, withPasskeys, highPaymentRisk(t), withClients(
-		oidcprovider.ClientConfig{ID: "web", Secret: rpSecret, RedirectURIs: []string{rpCallback}, FirstParty: true}))
-	b := e.browser()
-	b.signUp("ada@example.com", password)
+	e, b := newCheckoutEnv(t, withPasskeys, highPaymentRisk(t))
 	device := b.enrollApp(t.Context())
 	k := newSoftKey(virtualwebauthn.AuthenticatorOptions{})
 	wantRedirect(t, "add passkey", b.addPasskey(k, "Security key"), "/security?done=passkey_added")
 	e.clock.Advance(3 * time.Hour)
 	b.signOut()
-	conn, err := device.Connect(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := connectApp(t, device)
 	c := newCheckoutClient(t, e)
 
 	u, _ := b.authorize(c.url("s", "89.90"))
@@ -217,13 +208,7 @@ func TestOIDCCheckoutStepUpAfterAppSignIn(t *testing.T) {
 	if r.status != http.StatusForbidden {
 		t.Fatalf("app approval at a phr step-up: %d", r.status)
 	}
-	r = b.post("/oidc/payment", url.Values{"csrf": {b.csrf()}, "id": {id}, "details": {want}, "decision": {"passkey"},
-		"credential": {k.assert(t, b.paymentPasskeyOptions(id, want))}})
-	if r.status != http.StatusSeeOther {
-		t.Fatalf("passkey approval: %d %s", r.status, truncate(r.body, 500))
-	}
-	u, _ = b.authorize(e.ts.URL + r.header.Get("Location"))
-	if claims := c.redeem(u, "s"); claims.ACR != "phrh" || !slices.Equal(claims.AMR, []string{"hwk", "user"}) || len(claims.Details) != 1 {
+	if claims := c.approveWithPasskey("passkey approval", b, k, id, want, "s"); claims.ACR != "phrh" || !slices.Equal(claims.AMR, []string{"hwk", "user"}) || len(claims.Details) != 1 {
 		t.Errorf("ID token = %+v, want acr phrh, amr hwk user and the details", claims)
 	}
 }
@@ -232,10 +217,7 @@ func TestOIDCCheckoutStepUpAfterAppSignIn(t *testing.T) {
 // a step-up to phr, so the request ends at the client as before.
 func TestOIDCCheckoutStepUpWithoutPasskey(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, withPasskeys, highPaymentRisk(t), withClients(
-		oidcprovider.ClientConfig{ID: "web", Secret: rpSecret, RedirectURIs: []string{rpCallback}, FirstParty: true}))
-	b := e.browser()
-	b.signUp("ada@example.com", password)
+	e, b := newCheckoutEnv(t, withPasskeys, highPaymentRisk(t))
 	key := b.enrollTOTP()
 	e.clock.Advance(3 * time.Hour)
 	b.signOut()
@@ -255,20 +237,13 @@ func TestOIDCCheckoutStepUpWithoutPasskey(t *testing.T) {
 // the browser session that asked.
 func TestOIDCCheckoutAppLiveWait(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, noTRA(t), withClients(
-		oidcprovider.ClientConfig{ID: "web", Secret: rpSecret, RedirectURIs: []string{rpCallback}, FirstParty: true}))
-	b := e.browser()
-	b.signUp("ada@example.com", password)
+	e, b := newCheckoutEnv(t, noTRA(t))
 	key := b.enrollTOTP()
 	device := b.enrollApp(t.Context())
 	e.clock.Advance(3 * time.Hour)
 	b.signOut()
 	c := newCheckoutClient(t, e)
-	conn, err := device.Connect(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := connectApp(t, device)
 
 	u, _ := b.authorize(c.url("s", "120.00"))
 	r := b.signInMFA(u, key)

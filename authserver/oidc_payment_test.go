@@ -17,7 +17,6 @@ import (
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/oauth2"
 
-	"github.com/assent-auth/assent/oidcprovider"
 	"github.com/assent-auth/assent/push"
 	"github.com/assent-auth/assent/push/deviceclient"
 	"github.com/assent-auth/assent/store"
@@ -46,10 +45,7 @@ func checkoutDetails(amount, payee string) string {
 // malformed or altered details end at the client with
 // invalid_authorization_details.
 func TestOIDCCheckoutPayment(t *testing.T) {
-	e := newEnv(t, noTRA(t), withClients(
-		oidcprovider.ClientConfig{ID: "web", Secret: rpSecret, RedirectURIs: []string{rpCallback}, FirstParty: true}))
-	b := e.browser()
-	b.signUp("ada@example.com", password)
+	e, b := newCheckoutEnv(t, noTRA(t))
 	key := b.enrollTOTP()
 	device := b.enrollApp(t.Context())
 	e.clock.Advance(3 * time.Hour) // the browser is a known device by now
@@ -214,11 +210,7 @@ func TestOIDCCheckoutPayment(t *testing.T) {
 
 	t.Run("ApproveInApp", func(t *testing.T) {
 		want := checkoutDetails("120.00", "Acme Shop")
-		conn, err := device.Connect(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
+		conn := connectApp(t, device)
 		u, r := b.authorize(checkout("s6", paymentDetails("120.00", "EUR", "Acme Shop")))
 		if r.status != http.StatusOK {
 			t.Fatalf("ended at %v (%d), want the payment page", u, r.status)
@@ -328,10 +320,7 @@ func (b *browser) signInMFA(signin *url.URL, key string) response {
 // challenge is linked to the payment details: an assertion over a
 // challenge for other details is refused.
 func TestOIDCCheckoutPasskey(t *testing.T) {
-	e := newEnv(t, withPasskeys, noTRA(t), withClients(
-		oidcprovider.ClientConfig{ID: "web", Secret: rpSecret, RedirectURIs: []string{rpCallback}, FirstParty: true}))
-	b := e.browser()
-	b.signUp("ada@example.com", password)
+	e, b := newCheckoutEnv(t, withPasskeys, noTRA(t))
 	k := newSoftKey(virtualwebauthn.AuthenticatorOptions{})
 	wantRedirect(t, "add passkey", b.addPasskey(k, "Laptop"), "/security?done=passkey_added")
 	e.clock.Advance(3 * time.Hour)

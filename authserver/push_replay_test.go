@@ -81,15 +81,8 @@ func (e *env) countEvents(kind string) int {
 func TestPushApprovalNotReplayable(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	b := e.browser()
-	b.signUp("ada@example.com", "correct horse battery")
-	id := b.enrollApp(ctx)
-	b.signOut()
-	conn, err := id.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	b, id := e.appUser("ada@example.com")
+	conn := connectApp(t, id)
 
 	wantRedirect(t, "password", b.signIn("ada@example.com", "correct horse battery"), "/signin/factor")
 	reqID := b.approvePush(conn, id)
@@ -131,15 +124,8 @@ func TestPushApprovalNotReplayable(t *testing.T) {
 func TestPushApprovalBoundToPendingSignIn(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	b := e.browser()
-	b.signUp("ada@example.com", "correct horse battery")
-	id := b.enrollApp(ctx)
-	b.signOut()
-	conn, err := id.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	b, id := e.appUser("ada@example.com")
+	conn := connectApp(t, id)
 
 	wantRedirect(t, "password", b.signIn("ada@example.com", "correct horse battery"), "/signin/factor")
 	reqID := b.approvePush(conn, id)
@@ -175,11 +161,7 @@ func TestCheckoutPushApprovalNotReplayable(t *testing.T) {
 	device := b.enrollApp(ctx)
 	e.clock.Advance(3 * time.Hour)
 	b.signOut()
-	conn, err := device.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := connectApp(t, device)
 	p := e.rp("web")
 	pkce := oauth2.S256ChallengeOption(oauth2.GenerateVerifier())
 	want := checkoutDetails("120.00", "Acme Shop")

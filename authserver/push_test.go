@@ -76,11 +76,7 @@ func TestPushSignInEndToEnd(t *testing.T) {
 	wantRedirect(t, "password", b.signIn("ada@example.com", "correct horse battery"), "/signin/factor")
 	mustContain(t, "factor page", b.get("/signin/factor").body, `action="/signin/factor/push"`)
 
-	conn, err := id.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := connectApp(t, id)
 
 	wait := b.post("/signin/factor/push", url.Values{"csrf": {b.csrf()}})
 	nm := pushNumberRE.FindStringSubmatch(wait.body)
@@ -177,10 +173,7 @@ func TestPushSignInEndToEnd(t *testing.T) {
 func TestPushResentOnReconnect(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	b := e.browser()
-	b.signUp("ada@example.com", "correct horse battery")
-	id := b.enrollApp(ctx)
-	b.signOut()
+	b, id := e.appUser("ada@example.com")
 	b.signIn("ada@example.com", "correct horse battery")
 	wait := b.post("/signin/factor/push", url.Values{"csrf": {b.csrf()}})
 	rm := pushWaitRE.FindStringSubmatch(wait.body)
@@ -223,10 +216,7 @@ func TestPushConnectRefusesBadHello(t *testing.T) {
 	ctx := t.Context()
 	b := e.browser()
 	b.signUp("ada@example.com", "correct horse battery")
-	id := b.enrollApp(ctx)
-	other := b.enrollApp(ctx)
-	forged := *other
-	forged.DeviceID = id.DeviceID // other's key, id's name
+	_, _, forged := b.forgedDevice(ctx)
 	if _, err := forged.Connect(ctx); err == nil {
 		t.Fatal("a hello signed by another device's key was accepted")
 	}

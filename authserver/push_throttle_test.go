@@ -24,10 +24,7 @@ func TestPushConnectThrottled(t *testing.T) {
 	ctx := t.Context()
 	b := e.browser()
 	b.signUp("ada@example.com", "correct horse battery")
-	id := b.enrollApp(ctx)
-	other := b.enrollApp(ctx)
-	forged := *other
-	forged.DeviceID = id.DeviceID // other's key, id's name
+	id, other, forged := b.forgedDevice(ctx)
 
 	for i := range maxPushConnectFailuresPerDevice {
 		if _, err := forged.Connect(ctx); err == nil || !strings.Contains(err.Error(), "bad_signature") {

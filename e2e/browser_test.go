@@ -60,7 +60,6 @@ func totpCode(t *testing.T, key string, at time.Time) string {
 // back in with only the passkey; set up an authenticator app and sign in
 // with password and code; use a recovery code once, and not twice.
 func TestBrowserStrongAuthentication(t *testing.T) {
-	chrome := chromium(t)
 	data := filepath.Join(t.TempDir(), "data")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -74,41 +73,8 @@ func TestBrowserStrongAuthentication(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
-
-	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(bctx, steps...); err != nil {
-			t.Fatalf("%s: %v\nserver log:\n%s", what, err, tail(s.log.String(), 4000))
-		}
-	}
-	// text reads an element's text, waiting for it to be there; a query
-	// that races a page load is tried again.
-	text := func(sel string) string {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			v, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(sel)))
-			if err == nil {
-				return v
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("text of %s: %v", sel, err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	bctx := newTab(ctx, t)
+	step, text := pageDriver(bctx, t, s)
 	location := func() string {
 		t.Helper()
 		v, err := chromedp.Run(bctx, chromedp.Location())

@@ -3,23 +3,14 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
-
-	"github.com/assent-auth/assent/push"
-	"github.com/assent-auth/assent/push/deviceclient"
 )
 
 // TestBrowserCheckoutLiveWait drives headless Chromium through checkout
@@ -31,39 +22,14 @@ import (
 // party gets a code whose tokens carry the details.
 func TestBrowserCheckoutLiveWait(t *testing.T) {
 	t.Parallel()
-	chrome := chromium(t)
 	dir := t.TempDir()
-	callbacks := make(chan string, 2)
-	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		callbacks <- r.URL.RawQuery
-		w.Write([]byte("back at the shop"))
-	}))
-	defer rp.Close()
+	rp, callbacks := startRelyingParty(t)
 	const secret = "shop-secret-0123456789-abcdefghijklmnop"
-	cfg := filepath.Join(dir, "assent.yaml")
-	if err := os.WriteFile(cfg, []byte("clients:\n  - id: shop\n    secret: "+secret+"\n    first_party: true\n    redirect_uris: ["+rp.URL+"/cb]\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := startServer(t, filepath.Join(dir, "data"), "-config", cfg)
-	if out, errOut, code := s.cli("a long passphrase\n", "user", "create", "--email", "ada@example.com", "--password-stdin"); code != 0 {
-		t.Fatalf("user create: %d %q %q", code, out, errOut)
-	}
-	out, errOut, code := s.cli("", "device", "enroll", "--user", "ada@example.com")
-	m := codeRE.FindStringSubmatch(out)
-	if code != 0 || m == nil {
-		t.Fatalf("device enroll: %d %q %q", code, out, errOut)
-	}
+	s := startServerWithConfig(t, dir, "clients:\n  - id: shop\n    secret: "+secret+"\n    first_party: true\n    redirect_uris: ["+rp.URL+"/cb]\n")
+	s.createUser("ada@example.com", "a long passphrase")
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	phone, err := deviceclient.Activate(ctx, nil, s.url, m[1], "Phone", "cli")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := phone.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	phone, conn := connectPhone(ctx, t, s, "ada@example.com")
 
 	provider, err := gooidc.NewProvider(ctx, s.url)
 	if err != nil {
@@ -76,43 +42,9 @@ func TestBrowserCheckoutLiveWait(t *testing.T) {
 	authURL := oc.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("acr_values", "mfa"),
 		oauth2.SetAuthURLParam("authorization_details", details))
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
-	if _, err := chromedp.Call(bctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
-		Source: `window.cspViolations = []; document.addEventListener("securitypolicyviolation", function (e) { window.cspViolations.push(e.violatedDirective + " " + e.blockedURI); });`,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(bctx, steps...); err != nil {
-			t.Fatalf("%s: %v\nserver log:\n%s", what, err, tail(s.log.String(), 4000))
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			v, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(sel)))
-			if err == nil {
-				return v
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("text of %s: %v\nserver log:\n%s", sel, err, tail(s.log.String(), 4000))
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	bctx := newTab(ctx, t)
+	recordCSPViolations(bctx, t)
+	step, text := pageDriver(bctx, t, s)
 	// approve answers the app's next request, of kind, with the number the
 	// waiting page shows.
 	approve := func(kind string) {
@@ -121,38 +53,7 @@ func TestBrowserCheckoutLiveWait(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for {
-			msg, err := conn.Next(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if msg.Type != push.MsgRequest {
-				continue
-			}
-			if msg.Request.Kind != kind {
-				t.Fatalf("the app got %+v, want a %s request", msg.Request, kind)
-			}
-			d, err := phone.Sign(*msg.Request, deviceclient.Answer{Approve: true, Number: number})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := conn.Send(d); err != nil {
-				t.Fatal(err)
-			}
-			break
-		}
-		for {
-			msg, err := conn.Next(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if msg.Type == push.MsgResult {
-				if !msg.OK {
-					t.Fatalf("decision refused: %+v", msg)
-				}
-				return
-			}
-		}
+		approveInApp(ctx, t, conn, phone, kind, number)
 	}
 
 	step("sign-in page", chromedp.Navigate(authURL), chromedp.WaitVisible(chromedp.ID("password")),
@@ -170,28 +71,8 @@ func TestBrowserCheckoutLiveWait(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`form[data-push-events="/oidc/payment/push/events"]`)))
 	approve("payment")
 	// So does the payment page, to the relying party.
-	var query string
-	select {
-	case query = <-callbacks:
-	case <-time.After(20 * time.Second):
-		loc, _ := chromedp.Run(bctx, chromedp.Location())
-		body, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-		csp, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.cspViolations)`))
-		t.Fatalf("the payment page did not move on: at %s: %q\nCSP violations: %s", loc, body, csp)
-	}
-	q, err := url.ParseQuery(query)
-	if err != nil || q.Get("state") != "st" || q.Get("code") == "" {
-		t.Fatalf("callback %q", query)
-	}
-	tok, err := oc.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := tok.Extra("id_token").(string)
-	idt, err := provider.Verifier(&gooidc.Config{ClientID: "shop"}).Verify(ctx, raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	code := awaitCode(bctx, t, s, callbacks, "payment", "/cb", "st")
+	idt := redeemCode(ctx, t, "payment", provider, oc, code, verifier)
 	var claims struct {
 		AMR     []string          `json:"amr"`
 		Details []json.RawMessage `json:"authorization_details"`

@@ -1,20 +1,13 @@
 package e2e
 
 import (
-	"bytes"
-	"io"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/exp/teatest"
-	"github.com/muesli/termenv"
 
-	"github.com/assent-auth/assent/adminclient"
 	"github.com/assent-auth/assent/tui"
 )
 
@@ -24,60 +17,24 @@ import (
 // reference device's approval takes it off.
 func TestConsolePendingAfterRestart(t *testing.T) {
 	t.Parallel()
-	data := filepath.Join(t.TempDir(), "data")
-	s := startServer(t, data)
+	s := startServer(t, filepath.Join(t.TempDir(), "data"))
 	const email, pw = "dee@example.com", "a long passphrase"
-	if out, errOut, code := s.cli(pw+"\n", "user", "create", "--email", email, "--password-stdin"); code != 0 {
-		t.Fatalf("user create: %d %q %q", code, out, errOut)
-	}
-	out, _, _ := s.cli("", "device", "enroll", "--user", email)
-	m := codeRE.FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("device enroll: %q", out)
-	}
-	file := filepath.Join(t.TempDir(), "device.json")
-	if out, errOut, code := s.cli("", "device", "activate", m[1], "--device-file", file, "--name", "Dee's phone"); code != 0 {
-		t.Fatalf("device activate: %d %q %q", code, out, errOut)
-	}
-	c := newClient(t, s.url)
-	if status, body := c.submit("/signin", "/signin", url.Values{"email": {email}, "password": {pw}}); status != 303 {
-		t.Fatalf("sign-in: %d %s", status, tail(body, 500))
-	}
-	status, body := c.submit("/signin/factor", "/signin/factor/push", url.Values{})
+	file := userWithApp(t, s, email, pw, "Dee's phone")
+	status, body := askPush(t, s, email, pw)
 	n := numberRE.FindStringSubmatch(body)
 	if status != 200 || n == nil {
 		t.Fatalf("approve in the app: %d %s", status, tail(body, 800))
 	}
 
-	if err := s.stop(); err != nil {
-		t.Fatalf("stop: %v\n%s", err, s.log.String())
-	}
-	s = startServerOn(t, data, s.addr)
-	token, err := os.ReadFile(filepath.Join(data, "admin.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := adminclient.New(s.url, strings.TrimSpace(string(token)))
+	s = restart(t, s)
+	cl := adminAPI(t, s)
 	ov, err := cl.PendingPush(t.Context())
 	if err != nil || len(ov.Pending) != 1 || ov.Pending[0].Email != email {
 		t.Fatalf("pending after the restart = %+v, %v", ov, err)
 	}
 
-	r := lipgloss.NewRenderer(io.Discard)
-	r.SetColorProfile(termenv.Ascii)
-	tm := teatest.NewTestModel(t, tui.New(t.Context(), tui.Options{API: cl, Server: s.url, Renderer: r, Location: time.UTC,
-		StatsEvery: 200 * time.Millisecond}), teatest.WithInitialTermSize(110, 30))
-	waitFor := func(what ...string) {
-		t.Helper()
-		teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
-			for _, w := range what {
-				if !bytes.Contains(b, []byte(w)) {
-					return false
-				}
-			}
-			return true
-		}, teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
-	}
+	tm := openConsole(t, tui.Options{API: cl, Server: s.url, StatsEvery: 200 * time.Millisecond})
+	waitFor := screenWaiter(t, tm, 15*time.Second)
 	waitFor("● live")
 	tm.Type("2")
 	waitFor("Waiting for the app: 1", email)

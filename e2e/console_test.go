@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"bytes"
-	"io"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,9 +10,7 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/exp/teatest"
-	"github.com/muesli/termenv"
 
 	"github.com/assent-auth/assent/adminclient"
 	"github.com/assent-auth/assent/tui"
@@ -27,31 +23,14 @@ import (
 func TestConsoleLiveAndLock(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	s := startServer(t, data)
-	token, err := os.ReadFile(filepath.Join(data, "admin.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := adminclient.New(s.url, strings.TrimSpace(string(token)))
+	cl := adminAPI(t, s)
 	const pw = "correct horse battery staple"
 	if _, err := cl.CreateUser(t.Context(), adminclient.NewUser{Email: "ada@example.com", Password: pw}); err != nil {
 		t.Fatal(err)
 	}
 
-	r := lipgloss.NewRenderer(io.Discard)
-	r.SetColorProfile(termenv.Ascii)
-	m := tui.New(t.Context(), tui.Options{API: cl, Server: s.url, Renderer: r, Location: time.UTC})
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(110, 30))
-	waitFor := func(what ...string) {
-		t.Helper()
-		teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
-			for _, w := range what {
-				if !bytes.Contains(b, []byte(w)) {
-					return false
-				}
-			}
-			return true
-		}, teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
-	}
+	tm := openConsole(t, tui.Options{API: cl, Server: s.url})
+	waitFor := screenWaiter(t, tm, 15*time.Second)
 	waitFor("● live", "user.created")
 
 	if post, account := signIn(t, s.url, "ada@example.com", pw); post != 303 || account != 200 {
@@ -108,20 +87,9 @@ func TestConsoleLiveAndLock(t *testing.T) {
 func TestConsoleSurvivesRestart(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	s := startServer(t, data)
-	token, err := os.ReadFile(filepath.Join(data, "admin.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := adminclient.New(s.url, strings.TrimSpace(string(token)))
-	r := lipgloss.NewRenderer(io.Discard)
-	r.SetColorProfile(termenv.Ascii)
-	tm := teatest.NewTestModel(t, tui.New(t.Context(), tui.Options{API: cl, Server: s.url, Renderer: r, Location: time.UTC}),
-		teatest.WithInitialTermSize(110, 30))
-	waitFor := func(what string) {
-		t.Helper()
-		teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(what)) },
-			teatest.WithDuration(20*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
-	}
+	cl := adminAPI(t, s)
+	tm := openConsole(t, tui.Options{API: cl, Server: s.url})
+	waitFor := screenWaiter(t, tm, 20*time.Second)
 	waitFor("● live")
 
 	start := time.Now()
@@ -153,19 +121,12 @@ func TestConsoleSurvivesRestart(t *testing.T) {
 func TestConsoleApprovals(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	s := startServer(t, data)
-	token, err := os.ReadFile(filepath.Join(data, "admin.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := adminclient.New(s.url, strings.TrimSpace(string(token)))
+	cl := adminAPI(t, s)
 	const pw = "correct horse battery staple"
 	if _, err := cl.CreateUser(t.Context(), adminclient.NewUser{Email: "ada@example.com", Password: pw}); err != nil {
 		t.Fatal(err)
 	}
-	r := lipgloss.NewRenderer(io.Discard)
-	r.SetColorProfile(termenv.Ascii)
-	tm := teatest.NewTestModel(t, tui.New(t.Context(), tui.Options{API: cl, Server: s.url, Renderer: r, Location: time.UTC,
-		StatsEvery: 200 * time.Millisecond}), teatest.WithInitialTermSize(110, 30))
+	tm := openConsole(t, tui.Options{API: cl, Server: s.url, StatsEvery: 200 * time.Millisecond})
 	var code string
 	codeRE := regexp.MustCompile(`enrollment code for ada@example\.com: (\S+) \(once`)
 	waitFor := func(what ...string) {

@@ -6,21 +6,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
-
-	"github.com/assent-auth/assent/push"
-	"github.com/assent-auth/assent/push/deviceclient"
 )
 
 // TestBrowserCodeFlowCrossOrigin drives headless Chromium through the
@@ -34,35 +28,18 @@ import (
 // its code and redeems it for a verified ID token.
 func TestBrowserCodeFlowCrossOrigin(t *testing.T) {
 	t.Parallel()
-	chrome := chromium(t)
 	dir := t.TempDir()
-	type callback struct{ path, query string }
-	callbacks := make(chan callback, 4)
-	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/favicon.ico" {
-			http.NotFound(w, r)
-			return
-		}
-		callbacks <- callback{r.URL.Path, r.URL.RawQuery}
-		w.Write([]byte("back at the relying party"))
-	}))
-	defer rp.Close()
+	rp, callbacks := startRelyingParty(t)
 	const secret = "rp-secret-0123456789-abcdefghijklmnopqr"
-	cfg := filepath.Join(dir, "assent.yaml")
 	clients := "clients:\n" +
 		"  - id: web\n    secret: " + secret + "\n    first_party: true\n    redirect_uris: [" + rp.URL + "/cb]\n" +
 		"  - id: partner\n    secret: " + secret + "\n    redirect_uris: [" + rp.URL + "/partner]\n"
-	if err := os.WriteFile(cfg, []byte(clients), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := startServer(t, filepath.Join(dir, "data"), "-config", cfg)
+	s := startServerWithConfig(t, dir, clients)
 	if strings.HasPrefix(rp.URL, s.url) || !strings.HasPrefix(rp.URL, "http://127.0.0.1:") {
 		t.Fatalf("relying party %s must be another origin than %s", rp.URL, s.url)
 	}
 	const pass = "a long passphrase"
-	if out, errOut, code := s.cli(pass+"\n", "user", "create", "--email", "ada@example.com", "--password-stdin"); code != 0 {
-		t.Fatalf("user create: %d %q %q", code, out, errOut)
-	}
+	s.createUser("ada@example.com", pass)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	provider, err := gooidc.NewProvider(ctx, s.url)
@@ -75,43 +52,9 @@ func TestBrowserCodeFlowCrossOrigin(t *testing.T) {
 	}
 	web, partner := oauthConfig("web", "/cb"), oauthConfig("partner", "/partner")
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
-	if _, err := chromedp.Call(bctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
-		Source: `window.cspViolations = []; document.addEventListener("securitypolicyviolation", function (e) { window.cspViolations.push(e.violatedDirective + " " + e.blockedURI); });`,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(bctx, steps...); err != nil {
-			t.Fatalf("%s: %v\nserver log:\n%s", what, err, tail(s.log.String(), 4000))
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			v, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(sel)))
-			if err == nil {
-				return v
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("text of %s: %v\nserver log:\n%s", sel, err, tail(s.log.String(), 4000))
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	bctx := newTab(ctx, t)
+	recordCSPViolations(bctx, t)
+	step, text := pageDriver(bctx, t, s)
 	// signIn fills in the sign-in page the authorization request led to.
 	signIn := func() {
 		t.Helper()
@@ -123,29 +66,7 @@ func TestBrowserCodeFlowCrossOrigin(t *testing.T) {
 	// page's last form submission must reach, and redeems its code.
 	redeem := func(what string, oc oauth2.Config, path, state, verifier string) []string {
 		t.Helper()
-		var cb callback
-		select {
-		case cb = <-callbacks:
-		case <-time.After(20 * time.Second):
-			loc, _ := chromedp.Run(bctx, chromedp.Location())
-			body, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-			csp, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.cspViolations)`))
-			t.Fatalf("%s: the relying party got no callback: at %s: %q\nCSP violations: %s\nserver log:\n%s", what, loc, body, csp,
-				tail(s.log.String(), 4000))
-		}
-		q, err := url.ParseQuery(cb.query)
-		if err != nil || cb.path != path || q.Get("state") != state || q.Get("code") == "" {
-			t.Fatalf("%s: callback %s?%s, want %s with a code and state %s", what, cb.path, cb.query, path, state)
-		}
-		tok, err := oc.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
-		if err != nil {
-			t.Fatalf("%s: redeem the code: %v", what, err)
-		}
-		raw, _ := tok.Extra("id_token").(string)
-		idt, err := provider.Verifier(&gooidc.Config{ClientID: oc.ClientID}).Verify(ctx, raw)
-		if err != nil {
-			t.Fatalf("%s: ID token: %v", what, err)
-		}
+		idt := redeemCode(ctx, t, what, provider, oc, awaitCode(bctx, t, s, callbacks, what, path, state), verifier)
 		var claims struct {
 			AMR []string `json:"amr"`
 		}
@@ -187,20 +108,7 @@ func TestBrowserCodeFlowCrossOrigin(t *testing.T) {
 	}
 
 	// 3. The app: its waiting page submits itself when the phone approves.
-	out, errOut, code := s.cli("", "device", "enroll", "--user", "ada@example.com")
-	m := codeRE.FindStringSubmatch(out)
-	if code != 0 || m == nil {
-		t.Fatalf("device enroll: %d %q %q", code, out, errOut)
-	}
-	phone, err := deviceclient.Activate(ctx, nil, s.url, m[1], "Phone", "cli")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := phone.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	phone, conn := connectPhone(ctx, t, s, "ada@example.com")
 	v = start(web, "app", stepUp...)
 	signIn()
 	step("choose the app", chromedp.WaitVisible(chromedp.CSS(`form[action="/signin/factor/push"] button`)),
@@ -209,7 +117,7 @@ func TestBrowserCodeFlowCrossOrigin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	approveInApp(ctx, t, conn, phone, number)
+	approveInApp(ctx, t, conn, phone, "signin", number)
 	if amr := redeem("app", web, "/cb", "app", v); !slices.Contains(amr, "mca") {
 		t.Errorf("app sign-in: amr %v", amr)
 	}
@@ -221,51 +129,12 @@ func TestBrowserCodeFlowCrossOrigin(t *testing.T) {
 	redeem("consent", partner, "/partner", "consent", v)
 }
 
-// approveInApp answers the phone's next sign-in request with number and
-// waits for the server to accept the decision.
-func approveInApp(ctx context.Context, t *testing.T, conn *deviceclient.Conn, phone *deviceclient.Identity, number int) {
-	t.Helper()
-	for {
-		msg, err := conn.Next(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if msg.Type != push.MsgRequest {
-			continue
-		}
-		if msg.Request.Kind != "signin" {
-			t.Fatalf("the app got %+v, want a sign-in request", msg.Request)
-		}
-		d, err := phone.Sign(*msg.Request, deviceclient.Answer{Approve: true, Number: number})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := conn.Send(d); err != nil {
-			t.Fatal(err)
-		}
-		break
-	}
-	for {
-		msg, err := conn.Next(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if msg.Type == push.MsgResult {
-			if !msg.OK {
-				t.Fatalf("decision refused: %+v", msg)
-			}
-			return
-		}
-	}
-}
-
 // TestBrowserUpstreamStart: the sign-in page's "Continue with" button
 // posts to this server, which redirects to the upstream provider's
 // authorization endpoint on another origin; Chromium follows that
 // redirect only because the sign-in page's form-action allows it.
 func TestBrowserUpstreamStart(t *testing.T) {
 	t.Parallel()
-	chrome := chromium(t)
 	dir := t.TempDir()
 	reached := make(chan url.Values, 1)
 	var upstream *httptest.Server
@@ -286,45 +155,23 @@ func TestBrowserUpstreamStart(t *testing.T) {
 		}
 	}))
 	defer upstream.Close()
-	cfg := filepath.Join(dir, "assent.yaml")
-	conf := "upstreams:\n  - id: acme\n    name: Acme ID\n    issuer: " + upstream.URL + "\n    client_id: assent\n    client_secret: upstream-secret\n"
-	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := startServer(t, filepath.Join(dir, "data"), "-config", cfg)
+	s := startServerWithConfig(t, dir, "upstreams:\n  - id: acme\n    name: Acme ID\n    issuer: "+upstream.URL+
+		"\n    client_id: assent\n    client_secret: upstream-secret\n")
 
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
-	if _, err := chromedp.Call(bctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
-		Source: `window.cspViolations = []; document.addEventListener("securitypolicyviolation", function (e) { window.cspViolations.push(e.violatedDirective + " " + e.blockedURI); });`,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(bctx, chromedp.Navigate(s.url+"/signin"),
+	bctx := newTab(ctx, t)
+	recordCSPViolations(bctx, t)
+	step, _ := pageDriver(bctx, t, s)
+	step("sign-in page", chromedp.Navigate(s.url+"/signin"),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/signin/upstream/acme"] button`)),
-		chromedp.Click(chromedp.CSS(`form[action="/signin/upstream/acme"] button`))); err != nil {
-		t.Fatalf("sign-in page: %v\nserver log:\n%s", err, tail(s.log.String(), 4000))
-	}
+		chromedp.Click(chromedp.CSS(`form[action="/signin/upstream/acme"] button`)))
 	select {
 	case q := <-reached:
 		if q.Get("client_id") != "assent" || q.Get("state") == "" || q.Get("code_challenge") == "" {
 			t.Errorf("upstream authorization request %v", q)
 		}
 	case <-time.After(20 * time.Second):
-		loc, _ := chromedp.Run(bctx, chromedp.Location())
-		csp, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.cspViolations)`))
-		t.Fatalf("the browser never reached the upstream provider: at %s\nCSP violations: %s\nserver log:\n%s", loc, csp, tail(s.log.String(), 4000))
+		t.Fatalf("the browser never reached the upstream provider: %s\nserver log:\n%s", pageState(bctx), tail(s.log.String(), 4000))
 	}
 }

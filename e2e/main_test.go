@@ -83,6 +83,25 @@ func startServer(t *testing.T, data string, extra ...string) *server {
 	return startServerOn(t, data, freeAddr(t), extra...)
 }
 
+// startServerWithConfig writes conf to assent.yaml in dir and runs
+// assentd with it on dir/data, as startServer does.
+func startServerWithConfig(t *testing.T, dir, conf string) *server {
+	t.Helper()
+	cfg := filepath.Join(dir, "assent.yaml")
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startServer(t, filepath.Join(dir, "data"), "-config", cfg)
+}
+
+// createUser creates the user email with password pw through the CLI.
+func (s *server) createUser(email, pw string) {
+	s.t.Helper()
+	if out, errOut, code := s.cli(pw+"\n", "user", "create", "--email", email, "--password-stdin"); code != 0 {
+		s.t.Fatalf("user create: %d %q %q", code, out, errOut)
+	}
+}
+
 // startServerOn runs assentd listening on addr with the given extra flags
 // and waits until it is ready; stopping it is left to the test's cleanup.
 func startServerOn(t *testing.T, data, addr string, extra ...string) *server {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"html"
 	"io"
 	"log/slog"
@@ -10,19 +8,12 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/assent-auth/assent/adminclient"
-	"github.com/assent-auth/assent/authserver"
 	"github.com/assent-auth/assent/oidcprovider"
-	"github.com/assent-auth/assent/profiles"
-	"github.com/assent-auth/assent/push"
-	"github.com/assent-auth/assent/push/deviceclient"
-	"github.com/assent-auth/assent/store/bolt"
 )
 
 var (
@@ -45,46 +36,12 @@ type page struct {
 // app, and the shop shows the details the verified tokens carry.
 func TestShopperPaysInTheBrowser(t *testing.T) {
 	ctx := t.Context()
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "assent.db"), bolt.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	keys, _ := profiles.NewKeyring(bytes.Repeat([]byte{9}, 32))
-	ps := profiles.New(profiles.Config{Store: db, Keys: keys,
-		Hasher: profiles.NewHasher(profiles.Argon2Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})})
-	as := httptest.NewUnstartedServer(nil)
 	shopSrv := httptest.NewUnstartedServer(nil)
 	shopURL := "http://" + shopSrv.Listener.Addr().String()
-	issuer, _ := url.Parse("http://" + as.Listener.Addr().String())
-	srv, err := authserver.New(authserver.Config{Issuer: issuer, Store: db, Profiles: ps, Keys: keys,
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), AdminToken: []byte(adminToken),
-		OIDCClients: []oidcprovider.ClientConfig{{ID: "demoshop", Secret: shopSecret, CIBAMode: "poll", FirstParty: true,
-			RedirectURIs: []string{shopURL + "/callback"}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	as.Config.Handler = srv
-	as.Start()
-	t.Cleanup(as.Close)
-
 	const pw = "demo shopper password"
-	if _, err := ps.Create(ctx, profiles.NewUser{Email: "shopper@example.com", Password: pw, EmailVerified: true}); err != nil {
-		t.Fatal(err)
-	}
-	enr, err := adminclient.New(as.URL, adminToken).StartAppEnrollment(ctx, "shopper@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	phone, err := deviceclient.Activate(ctx, nil, as.URL, enr.Code, "Phone", "cli")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := phone.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	w := newWorld(t, oidcprovider.ClientConfig{ID: "demoshop", Secret: shopSecret, CIBAMode: "poll", FirstParty: true,
+		RedirectURIs: []string{shopURL + "/callback"}}, pw)
+	as := w.as
 
 	sh, err := newShop(ctx, Config{Issuer: as.URL, ClientID: "demoshop", ClientSecret: shopSecret, URL: shopURL,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
@@ -128,29 +85,14 @@ func TestShopperPaysInTheBrowser(t *testing.T) {
 	approve := func(p page, kind string) {
 		t.Helper()
 		number, _ := strconv.Atoi(find(numberRE, p))
-		req := nextRequest(ctx, t, conn)
+		req := nextRequest(ctx, t, w.conn)
 		if req.Kind != kind {
 			t.Fatalf("the app shows %+v, want a %s request", req, kind)
 		}
 		if kind == "payment" && (req.Amount != "89.90" || req.Currency != "EUR" || !strings.HasPrefix(req.Payee, "Demo Shop")) {
 			t.Fatalf("the app shows %+v", req)
 		}
-		d, _ := phone.Sign(req, deviceclient.Answer{Approve: true, Number: number})
-		if err := conn.Send(d); err != nil {
-			t.Fatal(err)
-		}
-		for {
-			msg, err := conn.Next(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if msg.Type == push.MsgResult {
-				if !msg.OK {
-					t.Fatalf("decision refused: %+v", msg)
-				}
-				return
-			}
-		}
+		w.approve(ctx, t, req, number)
 	}
 
 	if p := do("GET", shopURL+"/", nil); !strings.Contains(p.body, "Pay in the browser") {
@@ -196,19 +138,5 @@ func TestShopperPaysInTheBrowser(t *testing.T) {
 	p = do("POST", as.URL+"/oidc/payment", url.Values{"csrf": {find(csrfRE, p)}, "id": {find(requestRE, p)}, "decision": {"cancel"}})
 	if !strings.Contains(p.body, "Not paid:") || !strings.Contains(p.body, "access_denied") {
 		t.Fatalf("cancelled checkout: %v %s", p.url, p.body)
-	}
-}
-
-// nextRequest returns the next approval request the app receives.
-func nextRequest(ctx context.Context, t *testing.T, conn *deviceclient.Conn) push.RequestView {
-	t.Helper()
-	for {
-		msg, err := conn.Next(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if msg.Type == push.MsgRequest {
-			return *msg.Request
-		}
 	}
 }
