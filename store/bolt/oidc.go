@@ -105,10 +105,10 @@ func (d *DB) DeleteOIDCClient(ctx context.Context, id string) error {
 			return store.ErrNotFound
 		}
 		var doomed []store.OIDCRefreshToken
-		err := tx.Bucket(bucketOIDCRefresh).ForEach(func(_, v []byte) error {
-			var t store.OIDCRefreshToken
-			if err := json.Unmarshal(v, &t); err != nil {
-				return fmt.Errorf("decode refresh token: %w", err)
+		err := tx.Bucket(bucketOIDCRefresh).ForEach(func(k, v []byte) error {
+			t, err := decodeRefresh(k, v)
+			if err != nil {
+				return err
 			}
 			if t.ClientID == id {
 				doomed = append(doomed, t)
@@ -321,10 +321,9 @@ func (d *DB) CreateOIDCRefreshToken(ctx context.Context, t store.OIDCRefreshToke
 func (d *DB) GetOIDCRefreshToken(ctx context.Context, tokenHash []byte) (store.OIDCRefreshToken, error) {
 	var t store.OIDCRefreshToken
 	err := d.view(ctx, func(tx *bbolt.Tx) error {
-		if len(tokenHash) == 0 {
-			return store.ErrNotFound
-		}
-		return getJSON(tx.Bucket(bucketOIDCRefresh), tokenHash, &t)
+		var err error
+		t, err = getRefresh(tx, tokenHash)
+		return err
 	})
 	if err != nil {
 		return store.OIDCRefreshToken{}, fmt.Errorf("get refresh token: %w", err)
@@ -347,9 +346,8 @@ func (d *DB) RotateOIDCRefreshToken(ctx context.Context, oldHash []byte, next st
 		if len(oldHash) == 0 {
 			return store.ErrNotFound
 		}
-		b := tx.Bucket(bucketOIDCRefresh)
-		var old store.OIDCRefreshToken
-		if err := getJSON(b, oldHash, &old); err != nil {
+		old, err := getRefresh(tx, oldHash)
+		if err != nil {
 			return err
 		}
 		if old.Spent {
@@ -361,11 +359,7 @@ func (d *DB) RotateOIDCRefreshToken(ctx context.Context, oldHash []byte, next st
 			return errors.New("next token is not in the old token's family")
 		}
 		old.Spent = true
-		v, err := json.Marshal(old)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(oldHash, v); err != nil {
+		if err := tx.Bucket(bucketOIDCRefresh).Put(oldHash, encodeRefresh(old)); err != nil {
 			return err
 		}
 		return putRefresh(tx, next)
@@ -469,11 +463,7 @@ func putRefresh(tx *bbolt.Tx, t store.OIDCRefreshToken) error {
 	if b.Get(t.TokenHash) != nil {
 		return store.ErrExists
 	}
-	v, err := json.Marshal(t)
-	if err != nil {
-		return err
-	}
-	if err := b.Put(t.TokenHash, v); err != nil {
+	if err := b.Put(t.TokenHash, encodeRefresh(t)); err != nil {
 		return err
 	}
 	if err := tx.Bucket(bucketOIDCRefreshByUser).Put(prefixedKey(t.UserID, t.TokenHash), nil); err != nil {
@@ -514,8 +504,8 @@ func deleteRefreshIndexed(tx *bbolt.Tx, index []byte, owner string) (int, error)
 	}
 	n := 0
 	for _, h := range hashes {
-		var t store.OIDCRefreshToken
-		if err := getJSON(tx.Bucket(bucketOIDCRefresh), h, &t); err != nil {
+		t, err := getRefresh(tx, h)
+		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				if err := tx.Bucket(index).Delete(prefixedKey(owner, h)); err != nil {
 					return 0, err

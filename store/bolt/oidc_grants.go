@@ -218,8 +218,7 @@ func (d *DB) deleteUserRefreshWhere(ctx context.Context, userID string, match fu
 		var doomed []store.OIDCRefreshToken
 		c := tx.Bucket(bucketOIDCRefreshByUser).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			var t store.OIDCRefreshToken
-			err := getJSON(tx.Bucket(bucketOIDCRefresh), k[len(prefix):], &t)
+			t, err := getRefresh(tx, k[len(prefix):])
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}

@@ -115,8 +115,7 @@ func (d *DB) ListUserOIDCRefreshTokens(ctx context.Context, userID string) ([]st
 		prefix := prefixedKey(userID, nil)
 		c := tx.Bucket(bucketOIDCRefreshByUser).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			var t store.OIDCRefreshToken
-			err := getJSON(tx.Bucket(bucketOIDCRefresh), k[len(prefix):], &t)
+			t, err := getRefresh(tx, k[len(prefix):])
 			if err == store.ErrNotFound {
 				continue
 			}
