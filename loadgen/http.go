@@ -165,6 +165,12 @@ func (b *browser) token(ctx context.Context, form url.Values, clientID, secret s
 	if err != nil {
 		return tokenAnswer{}, err
 	}
+	return readToken(a.status, a.body)
+}
+
+// readToken checks a token endpoint's answer for an access token.
+func readToken(status int, body []byte) (tokenAnswer, error) {
+	a := answer{status: status, body: body}
 	var t tokenAnswer
 	if jerr := json.Unmarshal(a.body, &t); jerr != nil && a.status == http.StatusOK {
 		return t, opErr("token_bad_json", "%v", jerr)

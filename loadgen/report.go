@@ -30,11 +30,11 @@ func WriteText(w io.Writer, r *Result) {
 		}
 	}
 	if s := r.Server; s != nil {
-		fmt.Fprintf(w, "  server      pid %d: CPU %.2f cores (%.1f ms per success), RSS %.0f MiB (max %.0f MiB)\n",
-			s.PID, s.CPUCores, perOp(s.CPUSeconds, r.Successes), s.RSSMiB, s.RSSMaxMiB)
+		fmt.Fprintf(w, "  server      pid %d: CPU %.2f cores (%s ms per success), RSS %.0f MiB (max %.0f MiB)\n",
+			s.PID, s.CPUCores, cpuMS(perOp(s.CPUSeconds, r.Successes)), s.RSSMiB, s.RSSMaxMiB)
 	}
 	if g := r.Generator; g != nil {
-		fmt.Fprintf(w, "  generator   CPU %.2f cores (%.1f ms per success)\n", g.CPUCores, perOp(g.CPUSeconds, r.Successes))
+		fmt.Fprintf(w, "  generator   CPU %.2f cores (%s ms per success)\n", g.CPUCores, cpuMS(perOp(g.CPUSeconds, r.Successes)))
 	}
 	if p := r.Push; p != nil {
 		fmt.Fprintf(w, "  devices     %d connected (%d taking approvals), %s\n", p.Devices, p.Active, pushMemory(p))
@@ -54,6 +54,18 @@ func perOp(cpuS float64, n int64) float64 {
 		return 0
 	}
 	return cpuS * 1000 / float64(n)
+}
+
+// cpuMS prints milliseconds of CPU with three significant digits below
+// 10 ms, so that sub-millisecond operations compare (0.283 against 0.301).
+func cpuMS(v float64) string {
+	switch {
+	case v < 1:
+		return fmt.Sprintf("%.3f", v)
+	case v < 10:
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
 }
 
 func ms(v float64) string { return fmtDur(msDuration(v)) }

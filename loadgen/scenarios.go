@@ -343,7 +343,10 @@ func (s *refreshScenario) Do(ctx context.Context, w int) error {
 
 // clientCredentialsScenario is the client credentials grant: a
 // confidential client asks for an access token for itself.
-type clientCredentialsScenario struct{ *fixture }
+type clientCredentialsScenario struct {
+	*fixture
+	callers []*tokenCaller
+}
 
 func (s *clientCredentialsScenario) Setup(ctx context.Context, workers int) error {
 	if s.t.Transport == nil {
@@ -366,14 +369,15 @@ func (s *clientCredentialsScenario) Setup(ctx context.Context, workers int) erro
 	if err := s.setup(ctx, 1, true, "client_credentials"); err != nil {
 		return err
 	}
-	for len(s.browsers) < workers {
-		s.browsers = append(s.browsers, newBrowser(s.t.Base, s.t.Transport))
+	form := url.Values{"grant_type": {"client_credentials"}}
+	for range workers {
+		s.callers = append(s.callers, newTokenCaller(s.t.Base, s.t.Transport, form, s.client, s.secret))
 	}
 	return nil
 }
 
 func (s *clientCredentialsScenario) Do(ctx context.Context, w int) error {
-	_, err := s.browsers[w].token(ctx, url.Values{"grant_type": {"client_credentials"}}, s.client, s.secret)
+	_, err := s.callers[w].call(ctx)
 	return err
 }
 

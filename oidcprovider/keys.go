@@ -30,6 +30,11 @@ type signingKey struct {
 	alg     jose.SignatureAlgorithm
 	priv    crypto.Signer
 	created time.Time
+
+	// signer signs with the key (see sign), built on first use.
+	signerOnce sync.Once
+	signer     jose.Signer
+	signerErr  error
 }
 
 func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }

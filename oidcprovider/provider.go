@@ -95,7 +95,7 @@ func New(ctx context.Context, c Config) (*Provider, error) {
 		return nil, err
 	}
 	p := &Provider{
-		issuer: c.Issuer, store: c.Store, profiles: c.Profiles, log: c.Logger, now: c.Now,
+		issuer: c.Issuer, store: newClientCache(c.Store), profiles: c.Profiles, log: c.Logger, now: c.Now,
 		static: map[string]store.OIDCClient{}, resumePath: c.ResumePath, remoteKeys: newRemoteKeys(),
 		accessTTL: c.AccessTokenTTL, refreshTTL: c.RefreshTokenTTL, requestTTL: c.AuthRequestTTL,
 		auditSlots: make(chan struct{}, maxBackgroundAudits),
@@ -204,7 +204,9 @@ func (p *Provider) routes() http.Handler {
 			mux.HandleFunc(path, p.handleDiscovery)
 		case "/authorize":
 			mux.HandleFunc(path, p.handleAuthorize)
-		case "/oauth/token", "/oauth/introspect", "/revoke":
+		case "/oauth/token":
+			mux.Handle(path, p.clientEndpoint(p.tokenEndpoint(p.op)))
+		case "/oauth/introspect", "/revoke":
 			mux.Handle(path, p.clientEndpoint(p.op))
 		default:
 			mux.Handle(path, p.op)
