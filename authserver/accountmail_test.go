@@ -418,23 +418,32 @@ func TestPasswordResetTiming(t *testing.T) {
 		}
 		return d
 	}
-	var known, unknown []time.Duration
-	for i := range n {
-		// Alternate the order, so what one request leaves behind weighs on
-		// both kinds alike.
-		if i%2 == 0 {
-			known = append(known, timeOne("user"+itoa3(i)+"@example.com"))
-			unknown = append(unknown, timeOne("nobody"+itoa3(i)+"@example.com"))
-		} else {
-			unknown = append(unknown, timeOne("nobody"+itoa3(i)+"@example.com"))
-			known = append(known, timeOne("user"+itoa3(i)+"@example.com"))
+	// A difference an attacker could use shows in every round; other work
+	// on a shared machine shows in some. So the answers must match in time
+	// in one of three rounds.
+	var mk, mu time.Duration
+	for round := range 3 {
+		var known, unknown []time.Duration
+		for i := range n {
+			// Alternate the order, so what one request leaves behind weighs on
+			// both kinds alike.
+			if i%2 == 0 {
+				known = append(known, timeOne("user"+itoa3(i)+"@example.com"))
+				unknown = append(unknown, timeOne("nobody"+itoa3(i)+"@example.com"))
+			} else {
+				unknown = append(unknown, timeOne("nobody"+itoa3(i)+"@example.com"))
+				known = append(known, timeOne("user"+itoa3(i)+"@example.com"))
+			}
 		}
-	}
-	mk, mu := median(known), median(unknown)
-	t.Logf("median answer: existing %v, unknown %v", mk, mu)
-	ratio := float64(max(mk, mu)) / float64(min(mk, mu))
-	if ratio > 2.5 && max(mk, mu)-min(mk, mu) > 3*time.Millisecond {
-		t.Errorf("answers differ in time: existing %v, unknown %v", mk, mu)
+		mk, mu = median(known), median(unknown)
+		t.Logf("round %d, median answer: existing %v, unknown %v", round+1, mk, mu)
+		ratio := float64(max(mk, mu)) / float64(min(mk, mu))
+		if ratio <= 2.5 || max(mk, mu)-min(mk, mu) <= 3*time.Millisecond {
+			break
+		}
+		if round == 2 {
+			t.Errorf("answers differ in time in every round: existing %v, unknown %v", mk, mu)
+		}
 	}
 	m.srv.acct.wg.Wait()
 }
