@@ -42,7 +42,9 @@ trap cleanup EXIT INT TERM
 free_port() {
   local p
   for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 20000))
+    # Below the kernel's ephemeral range (32768 and up on Linux), where the
+    # load generator's own connections take their ports.
+    p=$((20000 + RANDOM % 12000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return
@@ -62,18 +64,29 @@ start_server() {
 start_server_on() {
   data=$1
   shift
-  port=$(free_port)
-  url="http://127.0.0.1:$port"
-  env "$@" ./bin/assentd -addr "127.0.0.1:$port" -data "$data" -config "$tmp/assent.yaml" >"$tmp/assentd.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 200); do
-    if [ -f "$data/admin.token" ] && ./bin/assent client list --server "$url" --token-file "$data/admin.token" >/dev/null 2>&1; then
-      return
+  # A port found free may be taken before assentd binds it: try another.
+  for _ in 1 2 3 4 5; do
+    port=$(free_port)
+    url="http://127.0.0.1:$port"
+    env "$@" ./bin/assentd -addr "127.0.0.1:$port" -data "$data" -config "$tmp/assent.yaml" >"$tmp/assentd.log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 200); do
+      if [ -f "$data/admin.token" ] && ./bin/assent client list --server "$url" --token-file "$data/admin.token" >/dev/null 2>&1; then
+        return
+      fi
+      kill -0 "$server_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$server_pid" 2>/dev/null; then
+      echo "bench: assentd did not start" >&2
+      exit 1
     fi
-    kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/assentd.log" >&2; echo "bench: assentd exited" >&2; exit 1; }
-    sleep 0.1
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+    grep -q "address already in use" "$tmp/assentd.log" || break
   done
-  echo "bench: assentd did not start" >&2
+  cat "$tmp/assentd.log" >&2
+  echo "bench: assentd exited" >&2
   exit 1
 }
 
