@@ -47,7 +47,7 @@ func (b *browser) forgedDevice(ctx context.Context) (id, other *deviceclient.Ide
 // webClient is the first-party relying party web, redirecting to
 // rpCallback.
 func webClient() oidcprovider.ClientConfig {
-	return oidcprovider.ClientConfig{ID: "web", Secret: rpSecret, RedirectURIs: []string{rpCallback}, FirstParty: true}
+	return oidcprovider.ClientConfig{ID: "web", Name: "Example Web Shop", Secret: rpSecret, RedirectURIs: []string{rpCallback}, FirstParty: true}
 }
 
 // newCheckoutEnv starts a server with opts and the client web, and signs

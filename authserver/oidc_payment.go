@@ -139,7 +139,7 @@ func (s *Server) renderPaymentWaiting(w http.ResponseWriter, r *http.Request, st
 	}
 	level, _ := s.oidc.PaymentLevel(r.Context(), id)
 	stepUp := level > acr.MFA
-	pg.Data = paymentPage{RequestID: id, Client: client, Amount: pay.detail.InstructedAmount.Amount, Currency: pay.currency,
+	pg.Data = paymentPage{RequestID: id, Client: s.clientName(r.Context(), client), Amount: pay.detail.InstructedAmount.Amount, Currency: pay.currency,
 		Payee: pay.Payee(), Details: string(pay.details), HasTOTP: ov.TOTP && !stepUp, HasApp: ov.AppDevices > 0 && !stepUp,
 		Number: wait.Number, PushID: wait.ID, Seconds: max(0, int(wait.ExpiresAt.Sub(s.now()).Seconds())),
 		HasPasskey: ov.Passkeys > 0 && s.devices.Passkeys(), StepUp: stepUp}

@@ -96,6 +96,7 @@ func TestOIDCCheckoutPayment(t *testing.T) {
 		pageID = u.Query().Get("id")
 		mustContain(t, "payment page", r.body, "EUR 89.90")
 		mustContain(t, "payment page", r.body, "Acme Shop (DE89370400440532013000)")
+		mustContain(t, "payment page", r.body, `<strong class="client">Example Web Shop</strong>`)
 		m := paymentDetailsRE.FindStringSubmatch(r.body)
 		if m == nil || html.UnescapeString(m[1]) != want {
 			t.Fatalf("details on the page: %v", m)
