@@ -140,6 +140,15 @@ for pct in 25 50 75 90; do
   echo "bench: refresh at $r/s" >&2
   sweep+=("$(bench refresh 256 "$short" --rate "$r")")
 done
+# The same for payment approvals in the app (ciba: request, push to the
+# device over its websocket, signed decision, tokens).
+ciba_rate=$(column "${rows[7]}" 4)
+for pct in 25 50 90; do
+  r=$(awk -v t="$ciba_rate" -v p="$pct" 'BEGIN {printf "%d", t * p / 100}')
+  [ "$r" -ge 1 ] || continue
+  echo "bench: ciba at $r/s" >&2
+  sweep+=("$(bench ciba 64 "$short" --users 100 --rate "$r")")
+done
 stop_server
 
 # Memory: a server whose data file holds $sessions sessions (seeded while
@@ -190,7 +199,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   }'
   echo "assentd resident memory: ${rss_start} MiB idle after start, ${rss_after} MiB after the runs above."
   echo
-  echo "## Latency against load (refresh grant, open loop, ${short} each)"
+  echo "## Latency against load (refresh grant and app approvals, open loop, ${short} each)"
   echo
   echo "| scenario | mode | in flight at most | ok/s | p50 | p90 | p99 | max | errors | server CPU (cores) | server CPU per op | server RSS max | generator CPU (cores) |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
