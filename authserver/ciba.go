@@ -674,6 +674,7 @@ func (s *Server) cibaRedeem(ctx context.Context, c store.OIDCClient, id string) 
 	tr, err := s.oidc.IssueCIBATokens(ctx, oidcprovider.CIBAGrant{
 		ClientID: grant.ClientID, Subject: grant.UserID, Scopes: grant.Scopes, AMR: grant.AMR, ACR: grant.ACR,
 		AuthTime: grant.AuthTime, AuthorizationDetails: grant.AuthorizationDetails, Exemption: grant.Exemption,
+		IDTokenAlg: c.IDTokenAlg,
 	})
 	if err != nil {
 		s.log.ErrorContext(ctx, "issue ciba tokens failed", "err", err)

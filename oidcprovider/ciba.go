@@ -138,6 +138,9 @@ type CIBAGrant struct {
 	// Exemption is the PSD2 exemption the risk engine applied, if any
 	// (claim "psd2_exemption").
 	Exemption string
+	// IDTokenAlg is the client's registered signing algorithm (its
+	// IDTokenAlg): RS256, or ES256 when empty.
+	IDTokenAlg string
 }
 
 // TokenResponse is the token endpoint's answer to a CIBA grant.
@@ -160,7 +163,7 @@ type TokenResponse struct {
 func (p *Provider) IssueCIBATokens(ctx context.Context, g CIBAGrant) (TokenResponse, error) {
 	issuer := issuerString(p.issuer)
 	alg := jose.ES256
-	if c, err := p.Client(ctx, g.ClientID); err == nil && c.IDTokenAlg == string(jose.RS256) {
+	if g.IDTokenAlg == string(jose.RS256) {
 		alg = jose.RS256
 	}
 	key, err := p.keys.signing(ctx, alg)
