@@ -21,9 +21,11 @@ demo: build
 	./scripts/demo.sh
 
 # test installs what the tests need (idempotent), then runs vet and every
-# package's tests in parallel with the race detector.
+# package's tests in parallel with the race detector, then the allocation
+# budget tests, which the race detector would skew, without it.
 test: test-deps vet
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	$(GO) test -count=1 -run 'Allocations' ./risk
 
 test-deps:
 	@./scripts/test-deps.sh

@@ -132,7 +132,7 @@ const pushClientsEnv = "ASSENT_PUSH_BENCH_CLIENTS"
 // to one server over loopback websockets and reports the server's memory
 // per connection: live heap plus goroutine stacks, after a collection,
 // minus the same before the devices connected. The devices run in a child
-// process (TestPushBenchClients), so their side is not counted.
+// process (runPushBenchClients), so their side is not counted.
 func BenchmarkPushIdleConnections(b *testing.B) {
 	n := 10_000
 	if got := raiseFileLimit(uint64(n) + 1024); got < uint64(n)+256 {
@@ -168,7 +168,7 @@ func BenchmarkPushIdleConnections(b *testing.B) {
 	b.Fatal("the last device did not receive its request")
 }
 
-// connectIdle connects the devices from a child process (TestPushBenchClients),
+// connectIdle connects the devices from a child process (runPushBenchClients),
 // so that their side is not counted in this one, and returns once all are
 // authenticated. The scanner reads the child's further lines; stop ends
 // it.
@@ -182,7 +182,7 @@ func connectIdle(b *testing.B, ids []*deviceclient.Identity) (*bufio.Scanner, fu
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.CommandContext(b.Context(), exe, "-test.run=^TestPushBenchClients$", "-test.count=1")
+	cmd := exec.CommandContext(b.Context(), exe)
 	cmd.Env = append(os.Environ(), pushClientsEnv+"="+file)
 	cmd.Stderr = os.Stderr
 	stdin, _ := cmd.StdinPipe()
@@ -206,23 +206,31 @@ func connectIdle(b *testing.B, ids []*deviceclient.Identity) (*bufio.Scanner, fu
 	return nil, nil
 }
 
-// TestPushBenchClients is the device side of BenchmarkPushIdleConnections
-// when run as its child process (with ASSENT_PUSH_BENCH_CLIENTS naming the
-// devices file); in a normal test run it is skipped. It connects every
-// device, prints "connected N", prints "request ID" for each request
-// received, and exits when its stdin closes.
-func TestPushBenchClients(t *testing.T) {
-	file := os.Getenv(pushClientsEnv)
-	if file == "" {
-		t.Skip("the device process of BenchmarkPushIdleConnections, not a test")
+// TestMain runs the test binary as the device side of the push benchmarks
+// when connectIdle starts it with ASSENT_PUSH_BENCH_CLIENTS naming the
+// devices file, and as the package's tests otherwise.
+func TestMain(m *testing.M) {
+	if file := os.Getenv(pushClientsEnv); file != "" {
+		if err := runPushBenchClients(file); err != nil {
+			fmt.Fprintln(os.Stderr, "push bench clients:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
+	os.Exit(m.Run())
+}
+
+// runPushBenchClients connects every device in file, prints "connected N",
+// prints "request ID" for each request received, and returns when its
+// stdin closes.
+func runPushBenchClients(file string) error {
 	raw, err := os.ReadFile(file)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	var ids []*deviceclient.Identity
 	if err := json.Unmarshal(raw, &ids); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	raiseFileLimit(uint64(len(ids)) + 1024)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -255,7 +263,7 @@ func TestPushBenchClients(t *testing.T) {
 	}
 	wg.Wait()
 	if failed != nil {
-		t.Fatal(failed)
+		return failed
 	}
 	out := bufio.NewWriter(os.Stdout)
 	for _, c := range conns {
@@ -280,6 +288,7 @@ func TestPushBenchClients(t *testing.T) {
 	mu.Unlock()
 	io := bufio.NewReader(os.Stdin)
 	io.ReadByte() // until the parent closes it
+	return nil
 }
 
 // BenchmarkPushApprovalRoundTrip measures one approval end to end at a
