@@ -192,3 +192,22 @@ type Audit interface {
 	// Counter returns the named counter's value (0 if never set).
 	Counter(ctx context.Context, name string) (int64, error)
 }
+
+// lazyCommitKey marks a context of WithLazyCommit.
+type lazyCommitKey struct{}
+
+// WithLazyCommit marks the writes made under ctx as ones nobody is waiting
+// for, such as audit events appended in the background while the request
+// that caused them has already been answered. A backend may then hold such
+// a write for a few milliseconds, so that it shares one commit (one fsync)
+// with the writes that arrive meanwhile. The call still returns only once
+// the write is durable, and a write without the mark is never held.
+func WithLazyCommit(ctx context.Context) context.Context {
+	return context.WithValue(ctx, lazyCommitKey{}, true)
+}
+
+// LazyCommit reports whether ctx carries the mark of WithLazyCommit.
+func LazyCommit(ctx context.Context) bool {
+	lazy, _ := ctx.Value(lazyCommitKey{}).(bool)
+	return lazy
+}

@@ -76,7 +76,7 @@ func Open(path string, opts Options) (*DB, error) {
 		bdb.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &DB{db: bdb, group: startCommitter(bdb)}, nil
+	return &DB{db: bdb, group: startCommitter(bdb, lazyWait)}, nil
 }
 
 // Close waits for running transactions to finish and releases the file.
@@ -118,7 +118,8 @@ func (d *DB) update(ctx context.Context, fn func(*bbolt.Tx) error) error {
 // batch runs fn in a read-write transaction that may be shared with other
 // concurrent callers, so that they share one fsync. fn may run more than
 // once; it must compute everything from tx and overwrite, not accumulate,
-// any result it hands back.
+// any result it hands back. Under store.WithLazyCommit the commit may wait
+// a few milliseconds for company.
 func (d *DB) batch(ctx context.Context, fn func(*bbolt.Tx) error) error {
 	if err := d.ready(ctx); err != nil {
 		return err
@@ -128,7 +129,7 @@ func (d *DB) batch(ctx context.Context, fn func(*bbolt.Tx) error) error {
 			return err
 		}
 		return fn(tx)
-	})
+	}, store.LazyCommit(ctx))
 	if !ok {
 		return store.ErrClosed
 	}

@@ -170,7 +170,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	v1 := &DB{db: raw, group: startCommitter(raw)}
+	v1 := &DB{db: raw, group: startCommitter(raw, lazyWait)}
 	ctx := t.Context()
 	at := time.Date(2025, time.March, 1, 12, 0, 0, 0, time.UTC)
 	user := store.User{ID: "u1", EmailIndex: []byte("idx"), Sealed: []byte("sealed"), CreatedAt: at, UpdatedAt: at}

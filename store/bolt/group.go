@@ -5,12 +5,20 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.etcd.io/bbolt"
 )
 
 // maxGroup bounds how many writes share one commit.
 const maxGroup = 512
+
+// lazyWait is the longest a lazy write (store.WithLazyCommit) waits for
+// other writes to share its commit. Under a steady stream of background
+// writes (an audit event per client credentials grant, say) it turns a
+// commit per write the disk can take into at most one per lazyWait, and
+// each fsync is time a thread holds one of the runtime's processors.
+const lazyWait = 10 * time.Millisecond
 
 // Group commit. bbolt's own Batch closes a batch after a fixed delay and
 // then queues it behind the commit in progress, so under load the commits
@@ -21,11 +29,17 @@ const maxGroup = 512
 // while the previous commit ran: no delay when the server is idle, and
 // commits that grow with the load, so that throughput is bounded by how
 // many writes one fsync can carry rather than by a timer.
+//
+// The one exception is a lazy write, which nobody waits for: when every
+// write gathered is lazy, the committer waits up to lazyWait for more (or
+// for a write somebody waits for, which it then commits at once along with
+// the lazy ones).
 
 // groupCall is one write waiting for a commit.
 type groupCall struct {
-	fn  func(*bbolt.Tx) error
-	err chan error
+	fn   func(*bbolt.Tx) error
+	err  chan error
+	lazy bool
 }
 
 // errSolo tells a caller that its function failed inside a shared commit
@@ -38,13 +52,16 @@ type committer struct {
 	// commits counts the transactions committed or attempted.
 	commits atomic.Uint64
 	calls   chan *groupCall
-	stop    chan struct{}
-	done    chan struct{}
-	once    sync.Once
+	// lazyWait is how long lazy writes wait for company (the package's
+	// lazyWait; tests lengthen it).
+	lazyWait time.Duration
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
 }
 
-func startCommitter(db *bbolt.DB) *committer {
-	c := &committer{calls: make(chan *groupCall), stop: make(chan struct{}), done: make(chan struct{})}
+func startCommitter(db *bbolt.DB, lazyWait time.Duration) *committer {
+	c := &committer{calls: make(chan *groupCall), lazyWait: lazyWait, stop: make(chan struct{}), done: make(chan struct{})}
 	go c.loop(db)
 	return c
 }
@@ -58,6 +75,8 @@ func (c *committer) close() {
 func (c *committer) loop(db *bbolt.DB) {
 	defer close(c.done)
 	group := make([]*groupCall, 0, maxGroup)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		select {
 		case first := <-c.calls:
@@ -65,14 +84,34 @@ func (c *committer) loop(db *bbolt.DB) {
 		case <-c.stop:
 			return
 		}
+		urgent := !group[0].lazy
 	gather:
 		for len(group) < maxGroup {
 			select {
 			case next := <-c.calls:
 				group = append(group, next)
+				urgent = urgent || !next.lazy
 			default:
 				break gather
 			}
+		}
+		if !urgent && len(group) < maxGroup {
+			linger.Reset(c.lazyWait)
+		wait:
+			for len(group) < maxGroup {
+				select {
+				case next := <-c.calls:
+					group = append(group, next)
+					if !next.lazy {
+						break wait
+					}
+				case <-linger.C:
+					break wait
+				case <-c.stop:
+					break wait
+				}
+			}
+			linger.Stop()
 		}
 		c.commitGroup(db, group)
 		clear(group)
@@ -120,10 +159,11 @@ func callSafely(fn func(*bbolt.Tx) error, tx *bbolt.Tx) (err error) {
 	return fn(tx)
 }
 
-// run hands fn to the committer and waits for its commit. It reports
-// false when the committer has stopped and fn was not taken.
-func (c *committer) run(db *bbolt.DB, fn func(*bbolt.Tx) error) (error, bool) {
-	call := &groupCall{fn: fn, err: make(chan error, 1)}
+// run hands fn to the committer and waits for its commit; lazy lets the
+// committer hold it up to lazyWait for company. It reports false when the
+// committer has stopped and fn was not taken.
+func (c *committer) run(db *bbolt.DB, fn func(*bbolt.Tx) error, lazy bool) (error, bool) {
+	call := &groupCall{fn: fn, err: make(chan error, 1), lazy: lazy}
 	select {
 	case c.calls <- call:
 	case <-c.done:
