@@ -26,6 +26,9 @@ const (
 	noticeFactorGone   = "factor_removed"
 	noticeRecoveryNew  = "recovery_generated"
 	noticeRecoveryUsed = "recovery_used"
+	// noticeSignUpExisting: a sign-up with the address of this account
+	// (Config.SignUpConfirmEmail).
+	noticeSignUpExisting = "signup_existing"
 )
 
 // factorNotices maps the audit kinds of factor changes to the notice they

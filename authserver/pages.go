@@ -388,6 +388,16 @@ func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) {
 		p.FieldErrors[ve.Field] = p.T("validation." + ve.Field + "." + ve.Code)
 		s.render(w, r, http.StatusBadRequest, "signup", p)
 		return
+	case errors.Is(err, profiles.ErrEmailTaken) && s.cfg.SignUpConfirmEmail:
+		// The same answer as for a new account (the password was hashed
+		// either way); the address's owner is told by mail.
+		s.audit(r, store.AuditEvent{Kind: "user.signup_existing", Actor: "anonymous", Outcome: "ignored",
+			Details: map[string]string{"via": "signup"}})
+		if owner, err := s.profiles.GetByEmail(r.Context(), p.Form["email"]); err == nil {
+			s.notify(r, owner, noticeSignUpExisting)
+		}
+		s.signUpCheckMail(w, r, p)
+		return
 	case errors.Is(err, profiles.ErrEmailTaken):
 		p.Error = p.T("signup.email_taken")
 		s.render(w, r, http.StatusConflict, "signup", p)
@@ -400,9 +410,22 @@ func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) {
 	s.audit(r, store.AuditEvent{Kind: "user.created", Actor: ident.ID, Subject: ident.ID, Outcome: "ok",
 		Details: map[string]string{"via": "signup"}})
 	s.sendVerification(r, ident)
+	if s.cfg.SignUpConfirmEmail {
+		s.signUpCheckMail(w, r, p)
+		return
+	}
 	// The new account is signed in on this browser, which becomes its
 	// first known device.
 	s.completeSignIn(w, r, ident, []string{"pwd"}, p.ReturnTo, map[string]string{"via": "signup"})
+}
+
+// signUpCheckMail is the answer to a sign-up under
+// Config.SignUpConfirmEmail, the same for a new address and a registered
+// one: the sign-in page, asking to confirm the address first. Nobody is
+// signed in.
+func (s *Server) signUpCheckMail(w http.ResponseWriter, r *http.Request, p page) {
+	p.Notice = p.T("signup.check_mail")
+	s.render(w, r, http.StatusOK, "signin", p)
 }
 
 func (s *Server) handleSignOut(w http.ResponseWriter, r *http.Request) {

@@ -60,6 +60,12 @@ type Config struct {
 	// SessionIdle ends a browser session unused for this long; zero
 	// keeps it until SessionTTL.
 	SessionIdle time.Duration
+	// SignUpConfirmEmail makes sign-up with a password enumeration-safe:
+	// the new account is signed in only through a link mailed to its
+	// address, and a sign-up with an address already registered gets the
+	// same answer (the address's owner gets a sign-in link) instead of
+	// "already registered".
+	SignUpConfirmEmail bool
 	// FailureDelay is the delay after the first failed sign-in; it doubles
 	// with every further failure from the same IP or for the same e-mail,
 	// up to MaxFailureDelay (defaults 250 ms and 4 s).

@@ -42,6 +42,10 @@ type config struct {
 	SessionTTL     time.Duration `yaml:"session_ttl"`
 	// SessionIdle ends a browser session unused this long (default 30m).
 	SessionIdle time.Duration `yaml:"session_idle"`
+	// SignUpConfirmEmail makes sign-up with a password answer the same
+	// whether or not the address is registered: the account is signed in
+	// by a mailed link (see authserver.Config).
+	SignUpConfirmEmail bool `yaml:"signup_confirm_email"`
 	// PushTTL is how long an app approval request waits (default 120s).
 	PushTTL time.Duration `yaml:"push_ttl"`
 	// PushNumberMatching is "always" (the default) or "risk": no number to
