@@ -37,6 +37,10 @@ type OIDCClient struct {
 	// NotificationEndpoint is where ping mode posts.
 	CIBAMode             string `json:"ciba_mode,omitempty"`
 	NotificationEndpoint string `json:"notification_endpoint,omitempty"`
+
+	// LogoURI is where the server serves the client's logo (a path on
+	// the server); empty for none.
+	LogoURI string `json:"logo_uri,omitempty"`
 }
 
 // NewOIDCClient registers a client.
@@ -61,6 +65,10 @@ type NewOIDCClient struct {
 
 	CIBAMode             string `json:"ciba_mode,omitempty"`
 	NotificationEndpoint string `json:"notification_endpoint,omitempty"`
+
+	// Logo is a PNG or JPEG image (at most 32 KiB, 512 pixels a side),
+	// base64 in JSON, shown next to the client's name to users.
+	Logo []byte `json:"logo,omitempty"`
 }
 
 // CreateClient registers a client; the answer carries its secret, which

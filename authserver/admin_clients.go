@@ -32,6 +32,7 @@ func viewOf(c store.OIDCClient) clientView {
 		GrantTypes: c.GrantTypes, JWKS: json.RawMessage(c.JWKS), JWKSURI: c.JWKSURI, IDTokenAlg: c.IDTokenAlg, FirstParty: c.FirstParty,
 		MaxAuthAgeSeconds: int64(c.MaxAuthAge / time.Second)}
 	v.CIBAMode, v.NotificationEndpoint = c.CIBAMode, c.NotificationEndpoint
+	v.LogoURI = logoPath(c)
 	switch {
 	case c.Public:
 		v.AuthMethod = "none"
@@ -54,7 +55,7 @@ func (s *Server) adminCreateClient(w http.ResponseWriter, r *http.Request) {
 		PostLogoutRedirectURIs: req.PostLogoutRedirectURIs, Scopes: req.Scopes, GrantTypes: req.GrantTypes,
 		JWKS: string(req.JWKS), JWKSURI: req.JWKSURI, IDTokenAlg: req.IDTokenAlg, FirstParty: req.FirstParty,
 		MaxAuthAge: time.Duration(req.MaxAuthAgeSeconds) * time.Second,
-		CIBAMode:   req.CIBAMode, NotificationEndpoint: req.NotificationEndpoint})
+		CIBAMode:   req.CIBAMode, NotificationEndpoint: req.NotificationEndpoint, Logo: req.Logo})
 	switch {
 	case errors.Is(err, oidcprovider.ErrInvalidClient):
 		writeProblem(w, http.StatusUnprocessableEntity, err.Error())

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 func (s *Server) consentRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /oidc/consent", s.handleConsent)
 	mux.HandleFunc("GET /security/apps", s.handleApps)
+	mux.HandleFunc("GET /clients/{client}/logo", s.handleClientLogo)
 	mux.HandleFunc("POST /security/apps/revoke", s.handleRevokeApp)
 }
 
@@ -47,13 +49,16 @@ type consentPage struct {
 	RequestID string
 	Intro     string
 	Scopes    []scopeView
+	// Logo is the path of the client's logo; empty for none.
+	Logo string
 }
 
 // renderConsent asks the user whether the third-party client may have
 // the scopes it requested.
 func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, id string, d oidcprovider.Decision) {
 	pg := s.newPage(w, r)
-	data := consentPage{RequestID: id, Intro: strings.ReplaceAll(pg.T("consent.intro"), "{client}", s.clientName(r.Context(), d.ClientID))}
+	name, logo := s.clientShown(r.Context(), d.ClientID)
+	data := consentPage{RequestID: id, Intro: strings.ReplaceAll(pg.T("consent.intro"), "{client}", name), Logo: logo}
 	for _, sc := range d.Scopes {
 		label := pg.T("consent.scope." + sc)
 		if label == "consent.scope."+sc {
@@ -130,8 +135,10 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 
 type grantView struct {
 	ClientID string
-	// Name is the client's display name, or its id.
+	// Name is the client's display name, or its id; Logo the path of its
+	// logo, or empty.
 	Name      string
+	Logo      string
 	Scopes    []string
 	GrantedAt time.Time
 }
@@ -141,14 +148,50 @@ type appsPage struct{ Grants []grantView }
 // clientName is the name a client is shown to users by: its display name,
 // or its id when it has none (or is gone). html/template escapes it.
 func (s *Server) clientName(ctx context.Context, id string) string {
+	name, _ := s.clientShown(ctx, id)
+	return name
+}
+
+// clientShown is clientName and the path of the client's logo (empty for
+// none).
+func (s *Server) clientShown(ctx context.Context, id string) (name, logo string) {
 	c, err := s.oidc.Client(ctx, id)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			s.log.ErrorContext(ctx, "load client failed", "err", err)
 		}
-		return id
+		return id, ""
 	}
-	return cmp.Or(c.Name, id)
+	return cmp.Or(c.Name, id), logoPath(c)
+}
+
+// logoPath is where the client's logo is served, or empty when it has
+// none.
+func logoPath(c store.OIDCClient) string {
+	if len(c.Logo) == 0 {
+		return ""
+	}
+	return "/clients/" + url.PathEscape(c.ID) + "/logo"
+}
+
+// handleClientLogo serves a client's logo: public (the consent page shows
+// it before anyone signs in), cached for an hour, and only ever as the
+// PNG or JPEG it was checked to be when registered.
+func (s *Server) handleClientLogo(w http.ResponseWriter, r *http.Request) {
+	c, err := s.oidc.Client(r.Context(), r.PathValue("client"))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.ErrorContext(r.Context(), "load client failed", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	typ, terr := oidcprovider.LogoType(c.Logo)
+	if err != nil || terr != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", typ)
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Write(c.Logo)
 }
 
 // handleApps lists the third-party applications the user consented to.
@@ -169,7 +212,8 @@ func (s *Server) handleApps(w http.ResponseWriter, r *http.Request) {
 	}
 	var data appsPage
 	for _, g := range gs {
-		data.Grants = append(data.Grants, grantView{ClientID: g.ClientID, Name: s.clientName(r.Context(), g.ClientID), Scopes: g.Scopes, GrantedAt: g.GrantedAt})
+		name, logo := s.clientShown(r.Context(), g.ClientID)
+		data.Grants = append(data.Grants, grantView{ClientID: g.ClientID, Name: name, Logo: logo, Scopes: g.Scopes, GrantedAt: g.GrantedAt})
 	}
 	pg.User = ident
 	pg.Data = data

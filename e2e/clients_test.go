@@ -1,10 +1,15 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"image"
+	"image/png"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,6 +58,32 @@ func TestClientCommands(t *testing.T) {
 	}
 	if _, errOut, code := s.cli("", "client", "create", "--id", "bad", "--redirect-uri", "https://bad.example/cb", "--id-token-alg", "HS256"); code == 0 || !strings.Contains(errOut, "id_token_signed_response_alg") {
 		t.Errorf("create with HS256: %d %q", code, errOut)
+	}
+
+	// A logo from a file, served by the server; a file that is no PNG or
+	// JPEG is refused with the field named.
+	var logo bytes.Buffer
+	if err := png.Encode(&logo, image.NewGray(image.Rect(0, 0, 32, 32))); err != nil {
+		t.Fatal(err)
+	}
+	logoFile, notImage := filepath.Join(dir, "logo.png"), filepath.Join(dir, "logo.svg")
+	os.WriteFile(logoFile, logo.Bytes(), 0o600)
+	os.WriteFile(notImage, []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`), 0o600)
+	out, errOut, code = s.cli("", "client", "create", "--id", "shop", "--redirect-uri", "https://shop.example/cb", "--logo", logoFile)
+	if code != 0 || !strings.Contains(out, "logo:           /clients/shop/logo") {
+		t.Fatalf("create with a logo: %d %q %q", code, out, errOut)
+	}
+	resp, err := http.Get(s.url + "/clients/shop/logo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/png" || !bytes.Equal(got, logo.Bytes()) {
+		t.Errorf("GET the logo: %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(got))
+	}
+	if _, errOut, code := s.cli("", "client", "create", "--id", "svg", "--redirect-uri", "https://svg.example/cb", "--logo", notImage); code == 0 || !strings.Contains(errOut, "client.logo: not a PNG or JPEG image") {
+		t.Errorf("create with an SVG logo: %d %q", code, errOut)
 	}
 }
 

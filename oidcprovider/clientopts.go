@@ -20,7 +20,7 @@ func (c ClientConfig) stored() store.OIDCClient {
 	sc := store.OIDCClient{ID: c.ID, Name: c.Name, Public: c.Public, RedirectURIs: slices.Clone(c.RedirectURIs), MinACR: c.MinACR,
 		PostLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs), Scopes: slices.Clone(c.Scopes),
 		GrantTypes: slices.Clone(c.GrantTypes), IDTokenAlg: c.IDTokenAlg, FirstParty: c.FirstParty, MaxAuthAge: c.MaxAuthAge,
-		CIBAMode: c.CIBAMode, NotificationEndpoint: c.NotificationEndpoint}
+		CIBAMode: c.CIBAMode, NotificationEndpoint: c.NotificationEndpoint, Logo: slices.Clone(c.Logo)}
 	if c.JWKS != "" {
 		sc.JWKS = []byte(c.JWKS)
 	}
@@ -35,7 +35,7 @@ func (c ClientConfig) stored() store.OIDCClient {
 func (nc NewClient) applyTo(c *ClientConfig) {
 	c.PostLogoutRedirectURIs, c.Scopes, c.GrantTypes = nc.PostLogoutRedirectURIs, nc.Scopes, nc.GrantTypes
 	c.JWKS, c.JWKSURI, c.IDTokenAlg, c.FirstParty = nc.JWKS, nc.JWKSURI, nc.IDTokenAlg, nc.FirstParty
-	c.MaxAuthAge, c.Name = nc.MaxAuthAge, nc.Name
+	c.MaxAuthAge, c.Name, c.Logo = nc.MaxAuthAge, nc.Name, nc.Logo
 }
 
 // offeredGrants are the grant types a client may be allowed.

@@ -62,6 +62,11 @@ type ClientConfig struct {
 	// NotificationEndpoint is where ping mode posts (ciba.go).
 	CIBAMode             string `yaml:"ciba_mode"`
 	NotificationEndpoint string `yaml:"notification_endpoint"`
+	// LogoFile names a PNG or JPEG file (at most 32 KiB and 512 pixels a
+	// side) that assentd reads into Logo: the client's logo on the
+	// consent page, served by Assent itself.
+	LogoFile string `yaml:"logo_file"`
+	Logo     []byte `yaml:"-"`
 }
 
 // Validate reports every problem with c at once; where names the client.
@@ -84,6 +89,9 @@ func (c ClientConfig) Validate(where string) error {
 	}
 	if !validDisplayName(c.Name) {
 		errs = append(errs, fmt.Errorf("%s.name: at most %d printable characters", where, maxClientName))
+	}
+	if _, err := LogoType(c.Logo); len(c.Logo) > 0 && err != nil {
+		errs = append(errs, fmt.Errorf("%s.logo: %w", where, err))
 	}
 	errs = append(errs, c.validateCIBA(where)...)
 	errs = append(errs, c.validateOptions(where)...)
@@ -124,6 +132,8 @@ type NewClient struct {
 	// CIBAMode and NotificationEndpoint as in ClientConfig.
 	CIBAMode             string
 	NotificationEndpoint string
+	// Logo as in ClientConfig: PNG or JPEG, at most 32 KiB.
+	Logo []byte
 }
 
 // ErrInvalidClient reports a client registration that cannot be stored.

@@ -45,6 +45,11 @@ type OIDCClient struct {
 	// CIBA; empty for none. NotificationEndpoint is where ping mode posts.
 	CIBAMode             string `json:"ciba_mode,omitempty"`
 	NotificationEndpoint string `json:"notification_endpoint,omitempty"`
+
+	// Logo is the client's logo (PNG or JPEG) shown next to its name on
+	// the consent page and the list of connected applications; the
+	// server serves it itself. Empty for none.
+	Logo []byte `json:"logo,omitempty"`
 }
 
 // OIDCAuthRequest is an authorization request between the authorization

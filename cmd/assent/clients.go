@@ -61,6 +61,7 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 	firstParty := fs.Bool("first-party", false, "the operator's own application: no consent screen")
 	cibaMode := fs.String("ciba-mode", "", "let the client use OpenID CIBA: poll or ping")
 	notifyEndpoint := fs.String("notification-endpoint", "", "where CIBA ping mode posts (https)")
+	logoFile := fs.String("logo", "", "PNG or JPEG file (at most 32 KiB, 512 pixels a side) shown next to the name on the consent page")
 	if _, err := parse(fs, args, 0, "takes no positional arguments"); err != nil {
 		return err
 	}
@@ -82,6 +83,13 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 			return err
 		}
 		nc.JWKS = b
+	}
+	if *logoFile != "" {
+		b, err := os.ReadFile(*logoFile)
+		if err != nil {
+			return err
+		}
+		nc.Logo = b
 	}
 	created, err := cl.CreateClient(ctx, nc)
 	if err != nil {
@@ -166,6 +174,9 @@ func printClient(w io.Writer, x adminclient.OIDCClient) {
 	fmt.Fprintf(w, "id:             %s\ntype:           %s\nmin acr:        %s\nsource:         %s\n", x.ID, clientType(x), orDash(x.MinACR), clientSource(x))
 	if x.Name != "" {
 		fmt.Fprintf(w, "name:           %s\n", x.Name)
+	}
+	if x.LogoURI != "" {
+		fmt.Fprintf(w, "logo:           %s\n", x.LogoURI)
 	}
 	for _, u := range x.RedirectURIs {
 		fmt.Fprintf(w, "redirect uri:   %s\n", u)

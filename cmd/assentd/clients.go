@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -12,13 +13,22 @@ import (
 //	    secret: a-random-value-of-at-least-32-characters
 //	    redirect_uris: [https://shop.example/callback]
 //	    min_acr: mfa
+//	    logo_file: /etc/assent/shop.png
 //	  - id: app
 //	    public: true
 //	    redirect_uris: [http://127.0.0.1:8765/callback]
 func (c *config) validateClients(bad func(field, format string, a ...any)) {
 	seen := map[string]bool{}
-	for i, cl := range c.Clients {
+	for i := range c.Clients {
 		where := fmt.Sprintf("clients[%d]", i)
+		if f := c.Clients[i].LogoFile; f != "" {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				bad(where+".logo_file", "%v", err)
+			}
+			c.Clients[i].Logo = b
+		}
+		cl := c.Clients[i]
 		if err := cl.Validate(where); err != nil {
 			for _, line := range strings.Split(err.Error(), "\n") {
 				field, msg, _ := strings.Cut(line, ": ")

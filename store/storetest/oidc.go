@@ -51,7 +51,8 @@ func newRefresh(token, family, userID, clientID string) store.OIDCRefreshToken {
 func testOIDCClients(t *testing.T, open Opener) {
 	s, _ := openStore(t, open)
 	ctx := t.Context()
-	b := store.OIDCClient{ID: "b", SecretHash: hashOf("s"), RedirectURIs: []string{"https://b.example/cb"}, MinACR: "mfa", CreatedAt: t0()}
+	b := store.OIDCClient{ID: "b", SecretHash: hashOf("s"), RedirectURIs: []string{"https://b.example/cb"}, MinACR: "mfa", CreatedAt: t0(),
+		Logo: []byte("\x89PNG\r\n\x1a\n logo bytes \x00\xff")}
 	a := store.OIDCClient{ID: "a", Public: true, RedirectURIs: []string{"http://127.0.0.1/cb"}, CreatedAt: t0()}
 	for _, c := range []store.OIDCClient{b, a} {
 		if err := s.CreateOIDCClient(ctx, c); err != nil {
@@ -62,7 +63,7 @@ func testOIDCClients(t *testing.T, open Opener) {
 		t.Errorf("CreateOIDCClient twice: %v, want ErrExists", err)
 	}
 	got, err := s.GetOIDCClient(ctx, "b")
-	if err != nil || got.MinACR != "mfa" || string(got.SecretHash) != string(b.SecretHash) || !got.CreatedAt.Equal(t0()) {
+	if err != nil || got.MinACR != "mfa" || string(got.SecretHash) != string(b.SecretHash) || !got.CreatedAt.Equal(t0()) || string(got.Logo) != string(b.Logo) {
 		t.Errorf("GetOIDCClient = %+v, %v", got, err)
 	}
 	list, err := s.ListOIDCClients(ctx)
