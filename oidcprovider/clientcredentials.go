@@ -132,8 +132,9 @@ const maxBackgroundAudits = 1024
 // auditAsync appends a security event without making the request wait for
 // the commit: the write joins the store's next batched commit in the
 // background, as a lazy write (store.WithLazyCommit) that may wait a few
-// milliseconds for others, so a stream of them takes few fsyncs. With maxBackgroundAudits already in flight (a slow disk) it
-// writes in the foreground, so the backlog stays bounded. The client
+// milliseconds for others, so a stream of them takes few fsyncs. With
+// maxBackgroundAudits already in flight (a slow disk) it writes in the
+// foreground, so the backlog stays bounded. The client
 // credentials grant audits this way: its requests come from machines at
 // high rates, and waiting for each commit would cap the grant at the
 // disk's commit rate times the callers' concurrency.
