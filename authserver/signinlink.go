@@ -66,6 +66,7 @@ func (s *Server) signInLinkRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /signin/link", s.handleSignInLinkRequest)
 	mux.HandleFunc("GET /signin/link/open", s.handleSignInLinkPage)
 	mux.HandleFunc("POST /signin/link/open", s.handleSignInLinkOpen)
+	mux.HandleFunc("POST /signin/link/code", s.handleSignInLinkCode)
 }
 
 func (s *Server) handleSignInLinkRequest(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +79,7 @@ func (s *Server) handleSignInLinkRequest(w http.ResponseWriter, r *http.Request)
 }
 
 // browserNonce returns the browser's sign-in link nonce, issuing a new one
-// when it has none. The cookie lasts as long as the newest link.
+// when it has none. The cookie lasts as long as the newest link's code.
 func (s *Server) browserNonce(w http.ResponseWriter, r *http.Request) string {
 	n := s.cookie(r, signInLinkCookie)
 	if len(n) != 43 {
@@ -86,7 +87,8 @@ func (s *Server) browserNonce(w http.ResponseWriter, r *http.Request) string {
 		rand.Read(b)
 		n = base64.RawURLEncoding.EncodeToString(b)
 	}
-	s.setCookie(w, signInLinkCookie, n, profiles.SignInLinkTTL+time.Minute)
+	// As long as the newest link's code may work (see profiles.SignInLink).
+	s.setCookie(w, signInLinkCookie, n, 2*profiles.SignInLinkTTL+time.Minute)
 	return n
 }
 
@@ -107,6 +109,7 @@ func (s *Server) requestSignInLink(w http.ResponseWriter, r *http.Request, p pag
 	nonce := s.browserNonce(w, r)
 
 	p.Data = signInLinkPage{Sent: true, SignUp: signUp}
+	p.Form["email"] = email // for the code form
 	s.render(w, r, http.StatusOK, "signin_link", p)
 	http.NewResponseController(w).Flush()
 	if !mailIt {
@@ -147,7 +150,7 @@ func (s *Server) mailSignInLink(ctx context.Context, tag language.Tag, email, no
 		return
 	}
 	ev.Subject = ident.ID
-	tok, err := s.profiles.SignInLink(ctx, ident.ID, nonce)
+	tok, code, err := s.profiles.SignInLink(ctx, ident.ID, nonce)
 	if errors.Is(err, profiles.ErrNoSignInLink) {
 		ev.Outcome, ev.Details = "ignored", map[string]string{"reason": "not_allowed"}
 		return
@@ -157,7 +160,7 @@ func (s *Server) mailSignInLink(ctx context.Context, tag language.Tag, email, no
 		if returnTo != "" {
 			q.Set("return_to", returnTo)
 		}
-		err = s.sendMail(ctx, tag, "signin_link", ident.Email, mailData{Name: ident.Name, Link: s.link("/signin/link/open?" + q.Encode())})
+		err = s.sendMail(ctx, tag, "signin_link", ident.Email, mailData{Name: ident.Name, Link: s.link("/signin/link/open?" + q.Encode()), Code: code})
 	}
 	if err != nil {
 		ev.Outcome = "error"
@@ -192,40 +195,93 @@ func (s *Server) handleSignInLinkOpen(w http.ResponseWriter, r *http.Request) {
 	}
 	nonce := s.cookie(r, signInLinkCookie)
 	ident, verified, err := s.profiles.UseSignInLink(r.Context(), truncate(r.PostFormValue("t"), 512), nonce)
+	reason := "invalid_link"
+	if nonce == "" {
+		reason = "other_browser"
+	}
+	s.signedInByMail(w, r, p, ident, verified, err, mailAttempt{via: "email_link", reason: reason, metric: "link_invalid",
+		refusal: "signin_link.invalid", fail: func() int { return s.throttle.fail(ipKey) }})
+}
+
+// mailAttempt describes a sign-in by a mailed link or its code for
+// signedInByMail: via names which ("email_link", "email_code"); the rest
+// is what a refusal does: the audit reason, the metric, the page's
+// message, and fail, which counts the failure and returns the count the
+// delay grows with.
+type mailAttempt struct {
+	via, reason, metric, refusal string
+	fail                         func() int
+}
+
+// signedInByMail goes on from profiles' answer to a sign-in link or code:
+// a refusal (ErrLinkInvalid) after the failure delay, or the sign-in the
+// user's mailbox proved.
+func (s *Server) signedInByMail(w http.ResponseWriter, r *http.Request, p page, ident profiles.Identity, verified bool, err error, a mailAttempt) {
 	switch {
 	case errors.Is(err, profiles.ErrLinkInvalid):
-		n := s.throttle.fail(ipKey)
-		reason := "invalid_link"
-		if nonce == "" {
-			reason = "other_browser"
-		}
-		s.metrics.signins.WithLabelValues("link_invalid").Inc()
+		n := a.fail()
+		s.metrics.signins.WithLabelValues(a.metric).Inc()
 		s.audit(r, store.AuditEvent{Kind: "signin.failed", Actor: "anonymous", Outcome: "failed",
-			Details: map[string]string{"reason": reason, "via": "email_link"}})
+			Details: map[string]string{"reason": a.reason, "via": a.via}})
 		if !sleepCtx(r.Context(), delay(n, s.cfg.FailureDelay, s.cfg.MaxFailureDelay)) {
 			return
 		}
-		p.Error = p.T("signin_link.invalid")
+		p.Error = p.T(a.refusal)
 		s.render(w, r, http.StatusBadRequest, "signin_link", p)
 		return
 	case err != nil:
-		s.log.ErrorContext(r.Context(), "sign-in link failed", "err", err)
+		s.log.ErrorContext(r.Context(), "sign-in by mail failed", "via", a.via, "err", err)
 		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
+	via := a.via
 	// The nonce has done its work; the next request gets a fresh one.
 	s.setCookie(w, signInLinkCookie, "", -1)
 	if verified {
 		s.audit(r, store.AuditEvent{Kind: "email.verified", Actor: ident.ID, Subject: ident.ID, Outcome: "ok",
 			Details: map[string]string{"via": "signin_link"}})
 	}
-	details := map[string]string{"via": "email_link"}
+	details := map[string]string{"via": via}
 	if verified && !ident.HasPassword {
 		// The first sign-in of a password-less sign-up: like a sign-up,
 		// it is no news to mail the user about.
-		details["via"], details["method"] = "signup", "email_link"
+		details["via"], details["method"] = "signup", via
 	}
 	s.afterOneFactor(w, r, ident, "email", p.ReturnTo, details)
+}
+
+// maxSignInCodeFailures is how many wrong sign-in codes an address may
+// get per throttle window (15 minutes) before codes for it are refused.
+// With two 8-digit codes valid at a time, a guesser's chance is 1 in 10
+// million per window, and each code needs a mail to the address's owner.
+const maxSignInCodeFailures = 5
+
+// handleSignInLinkCode signs in with the code of a sign-in link, typed
+// into the browser that asked for it (the mail read on another device).
+// It answers the same for an unknown address, a wrong code and another
+// browser.
+func (s *Server) handleSignInLinkCode(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	p := s.newPage(w, r)
+	p.ReturnTo = safeReturnTo(r.PostFormValue("return_to"))
+	email := truncate(r.PostFormValue("email"), 254)
+	p.Form["email"] = email
+	p.Data = signInLinkPage{Sent: true}
+	ipKey, acctKey := netKeyOf(clientIP(r)), "signin-code-acct:"+s.throttleKey(email)
+	if s.throttle.count(ipKey) >= maxFailuresPerIP || s.throttle.count(acctKey) >= maxSignInCodeFailures {
+		s.audit(r, store.AuditEvent{Kind: "signin.throttled", Actor: "anonymous", Outcome: "denied",
+			Details: map[string]string{"via": "email_code"}})
+		w.Header().Set("Retry-After", "900")
+		p.Error = p.T("signin.throttled")
+		s.render(w, r, http.StatusTooManyRequests, "signin_link", p)
+		return
+	}
+	nonce := s.cookie(r, signInLinkCookie)
+	ident, verified, err := s.profiles.UseSignInCode(r.Context(), email, truncate(r.PostFormValue("code"), 16), nonce)
+	s.signedInByMail(w, r, p, ident, verified, err, mailAttempt{via: "email_code", reason: "invalid_code", metric: "code_invalid",
+		refusal: "signin_link.code_invalid", fail: func() int { return s.throttle.fail(ipKey, acctKey) }})
 }
 
 // afterOneFactor decides what follows a sign-in by one factor other than

@@ -1,9 +1,12 @@
 package authserver
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,11 +44,7 @@ func (m *mailEnv) sessionAMR(b *browser) []string {
 
 func TestSignInLinkOverSMTP(t *testing.T) {
 	t.Parallel()
-	m := newMailEnv(t)
-	t.Cleanup(m.srv.acct.wg.Wait) // before the server stops
-	if _, err := m.profiles.Create(t.Context(), profiles.NewUser{Email: "ada@example.com", Name: "Ada", Password: "correct horse battery", EmailVerified: true}); err != nil {
-		t.Fatal(err)
-	}
+	m := newAdaMailEnv(t)
 	b := m.browser()
 	mustContain(t, "sign-in page", b.get("/signin").body, `formaction="/signin/link"`)
 
@@ -55,7 +54,8 @@ func TestSignInLinkOverSMTP(t *testing.T) {
 	if known.status != http.StatusOK || unknown.status != http.StatusOK {
 		t.Fatalf("link requests: %d and %d", known.status, unknown.status)
 	}
-	if a, c := csrfRE.ReplaceAllString(known.body, ""), csrfRE.ReplaceAllString(unknown.body, ""); a != c {
+	// The same page but for the address typed in (the code form keeps it).
+	if sameButFor(known.body, "Ada@Example.com") != sameButFor(unknown.body, "nobody@example.com") {
 		t.Errorf("answers differ for a known and an unknown address")
 	}
 	mustContain(t, "sent page", known.body, "sign-in link is on its way")
@@ -248,9 +248,10 @@ func TestPasswordlessSignUpOverSMTP(t *testing.T) {
 	if r := b.get("/account"); r.status != http.StatusSeeOther {
 		t.Fatalf("signed in before the link: %d", r.status)
 	}
-	// An address in use gets the same answer, not "taken".
+	// An address in use gets the same answer (but for the address typed
+	// in, which the code form keeps), not "taken".
 	taken := m.browser().submit("/signup", "/signup", url.Values{"email": {"taken@example.com"}, "name": {"Lin"}})
-	if taken.status != http.StatusOK || csrfRE.ReplaceAllString(taken.body, "") != csrfRE.ReplaceAllString(r.body, "") {
+	if taken.status != http.StatusOK || sameButFor(taken.body, "taken@example.com") != sameButFor(r.body, "lin@example.com") {
 		t.Errorf("sign-up with a taken address answers differently: %d", taken.status)
 	}
 	ident, err := m.profiles.GetByEmail(t.Context(), "lin@example.com")
@@ -291,4 +292,95 @@ func TestPasswordlessSignUpOverSMTP(t *testing.T) {
 		t.Fatalf("reset: %d %s", r.status, truncate(r.body, 500))
 	}
 	wantSignedIn(t, "password after reset", m.browser().signIn("lin@example.com", "a brand new passphrase"))
+}
+
+// signInCodeRE finds the sign-in code in a sign-in link mail.
+var signInCodeRE = regexp.MustCompile(`enter this code: (\d{8})`)
+
+// TestSignInCodeOverSMTP: the code in a sign-in link mail, typed into the
+// browser that asked (the mail read on a phone), signs in once; another
+// browser, a wrong code and an unknown address get the same refusal, and
+// wrong codes for an address are limited.
+func TestSignInCodeOverSMTP(t *testing.T) {
+	t.Parallel()
+	m := newAdaMailEnv(t)
+	b := m.browser()
+	sent := b.requestLink("ada@example.com")
+	mustContain(t, "sent page", sent.body, `action="/signin/link/code"`)
+	m.srv.acct.wg.Wait()
+	msg := m.waitMail(1)
+	found := signInCodeRE.FindStringSubmatch(msg.text)
+	if found == nil {
+		t.Fatalf("no code in the mail:\n%s", msg.text)
+	}
+	code := found[1]
+	enter := func(b *browser, email, code string) response {
+		t.Helper()
+		return b.submit("/signin", "/signin/link/code", url.Values{"email": {email}, "code": {code}})
+	}
+
+	// Another browser with a link request (and nonce) of its own.
+	other := m.browser()
+	other.requestLink("nobody@example.com")
+	wrong := fmt.Sprintf("%08d", (mustAtoi(t, code)+1)%100_000_000)
+	refusals := map[string]response{
+		"another browser":    enter(other, "ada@example.com", code),
+		"a wrong code":       enter(b, "ada@example.com", wrong),
+		"an unknown address": enter(b, "nobody@example.com", code),
+	}
+	for name, r := range refusals {
+		if r.status != http.StatusBadRequest {
+			t.Errorf("%s: %d", name, r.status)
+		}
+		mustContain(t, name, r.body, "That code cannot sign you in")
+	}
+	if ev := m.lastEvent("signin.failed"); ev.Details["reason"] != "invalid_code" || ev.Details["via"] != "email_code" {
+		t.Errorf("signin.failed = %+v", ev.Details)
+	}
+
+	r := enter(b, "Ada@example.com", code)
+	wantSignedIn(t, "sign-in code", r)
+	if ev := m.lastEvent("signin.succeeded"); ev.Details["amr"] != "email" || ev.Details["via"] != "email_code" {
+		t.Errorf("signin.succeeded = %+v", ev.Details)
+	}
+	// Used once, and the link that came with it is spent too.
+	b.signOut()
+	if r := enter(b, "ada@example.com", code); r.status != http.StatusBadRequest {
+		t.Errorf("code reused: %d", r.status)
+	}
+
+	// Wrong codes for an address are limited, whatever the browser.
+	for i := range maxSignInCodeFailures {
+		enter(m.browser(), "ada@example.com", fmt.Sprintf("%08d", i))
+	}
+	if r := enter(m.browser(), "ada@example.com", code); r.status != http.StatusTooManyRequests {
+		t.Errorf("after %d wrong codes: %d, want 429", maxSignInCodeFailures, r.status)
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// sameButFor is a page without its CSRF token and the address typed in,
+// to compare the answers for two addresses.
+func sameButFor(body, email string) string {
+	return strings.ReplaceAll(csrfRE.ReplaceAllString(body, ""), email, "")
+}
+
+// newAdaMailEnv is a mail environment with ada@example.com registered,
+// verified, with a password.
+func newAdaMailEnv(t *testing.T) *mailEnv {
+	t.Helper()
+	m := newMailEnv(t)
+	t.Cleanup(m.srv.acct.wg.Wait) // before the server stops
+	if _, err := m.profiles.Create(t.Context(), profiles.NewUser{Email: "ada@example.com", Name: "Ada", Password: "correct horse battery", EmailVerified: true}); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

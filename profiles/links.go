@@ -125,8 +125,28 @@ func (s *Service) VerificationLink(ctx context.Context, id string) (token, code 
 func window(t time.Time) int64 { return t.Unix() / int64(codeWindow/time.Second) }
 
 func (s *Service) code(u store.User, w int64) string {
-	mac := s.linkMAC(purposeVerify, []byte("code\x00"+u.ID+"\x00"+strconv.FormatInt(w, 10)), verifyBinding(u))
-	return fmt.Sprintf("%06d", binary.BigEndian.Uint32(mac[:4])%1_000_000)
+	return s.digitCode(purposeVerify, u.ID, w, verifyBinding(u), 6)
+}
+
+// digitCode is an n-digit code (n at most 9) for window w of the purpose's
+// links: digits of an HMAC under the account-links key, with the same
+// binding as a link.
+func (s *Service) digitCode(purpose byte, id string, w int64, binding string, n int) string {
+	mac := s.linkMAC(purpose, []byte("code\x00"+id+"\x00"+strconv.FormatInt(w, 10)), binding)
+	mod := uint32(1)
+	for range n {
+		mod *= 10
+	}
+	return fmt.Sprintf("%0*d", n, binary.BigEndian.Uint32(mac[:4])%mod)
+}
+
+// codeIn reports, in constant time, whether code is one of want.
+func codeIn(code string, want ...string) bool {
+	ok := 0
+	for _, c := range want {
+		ok |= subtle.ConstantTimeCompare([]byte(c), []byte(code))
+	}
+	return ok == 1
 }
 
 // VerifyEmail marks the address verified if token is a valid, unexpired
@@ -147,12 +167,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (Identity, erro
 // (or the previous window's) verification code. Callers limit guesses.
 func (s *Service) VerifyEmailCode(ctx context.Context, id, code string) (Identity, error) {
 	return s.markVerified(ctx, id, func(u store.User) error {
-		w := window(s.now())
-		ok := 0
-		for _, c := range []string{s.code(u, w), s.code(u, w-1)} {
-			ok |= subtle.ConstantTimeCompare([]byte(c), []byte(code))
-		}
-		if ok != 1 {
+		if w := window(s.now()); !codeIn(code, s.code(u, w), s.code(u, w-1)) {
 			return ErrLinkInvalid
 		}
 		return nil

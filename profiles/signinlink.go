@@ -46,20 +46,25 @@ func signInAllowed(u store.User) bool {
 }
 
 // SignInLink returns a sign-in link token for the user, valid for
-// SignInLinkTTL, once, and only with the same browser nonce. It fails with
-// ErrNoSignInLink for an account that may not sign in by link.
-func (s *Service) SignInLink(ctx context.Context, id, browser string) (string, error) {
+// SignInLinkTTL, once, and only with the same browser nonce, and an
+// 8-digit code that does the same when typed into that browser (for a mail read on
+// another device): it works for at least SignInLinkTTL and at most twice
+// that, with the same binding. It fails with ErrNoSignInLink for an
+// account that may not sign in by link.
+func (s *Service) SignInLink(ctx context.Context, id, browser string) (token, code string, err error) {
 	if browser == "" {
-		return "", ErrNoSignInLink
+		return "", "", ErrNoSignInLink
 	}
 	u, err := s.store.GetUser(ctx, id)
 	if err != nil {
-		return "", mapNotFound(err)
+		return "", "", mapNotFound(err)
 	}
 	if !signInAllowed(u) {
-		return "", ErrNoSignInLink
+		return "", "", ErrNoSignInLink
 	}
-	return s.makeLink(purposeSignIn, u.ID, s.now().Add(SignInLinkTTL), signInBinding(u, browser)), nil
+	now := s.now()
+	return s.makeLink(purposeSignIn, u.ID, now.Add(SignInLinkTTL), signInBinding(u, browser)),
+		s.signInCode(u, browser, signInWindow(now)), nil
 }
 
 // UseSignInLink checks a sign-in link against the user's current state and
@@ -74,11 +79,56 @@ func (s *Service) UseSignInLink(ctx context.Context, token, browser string) (ide
 	if err != nil || browser == "" {
 		return Identity{}, false, ErrLinkInvalid
 	}
+	return s.signInByMail(ctx, id, func(u store.User) error {
+		return s.checkLink(purposeSignIn, payload, mac, exp, signInBinding(u, browser))
+	})
+}
+
+// signInWindow numbers the SignInLinkTTL-long windows a sign-in code is
+// made for; a code is taken in its window and the next.
+func signInWindow(t time.Time) int64 { return t.Unix() / int64(SignInLinkTTL/time.Second) }
+
+// SignInCodeDigits is the length of a sign-in code: longer than the
+// verification code's six, as it signs in.
+const SignInCodeDigits = 8
+
+func (s *Service) signInCode(u store.User, browser string, w int64) string {
+	return s.digitCode(purposeSignIn, u.ID, w, signInBinding(u, browser), SignInCodeDigits)
+}
+
+// UseSignInCode is UseSignInLink for the code of a sign-in link, typed
+// into the browser that asked for it, with the address it was asked for.
+// An unknown address, an account that may not sign in by link, a wrong or
+// old code and another browser all fail alike, with ErrLinkInvalid.
+// Callers limit guesses.
+func (s *Service) UseSignInCode(ctx context.Context, email, code, browser string) (ident Identity, verified bool, err error) {
+	u, err := s.userByEmail(ctx, email)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Identity{}, false, ErrLinkInvalid
+	case err != nil:
+		return Identity{}, false, err
+	case browser == "":
+		return Identity{}, false, ErrLinkInvalid
+	}
+	return s.signInByMail(ctx, u.ID, func(u store.User) error {
+		if w := signInWindow(s.now()); !codeIn(code, s.signInCode(u, browser, w), s.signInCode(u, browser, w-1)) {
+			return ErrLinkInvalid
+		}
+		return nil
+	})
+}
+
+// signInByMail signs the user in by a link or code that check accepts for
+// the user's current state, and spends it (and every other one): the
+// update records the sign-in time and, since the mailbox is proven, marks
+// the address verified. Of two concurrent uses only one succeeds.
+func (s *Service) signInByMail(ctx context.Context, id string, check func(store.User) error) (ident Identity, verified bool, err error) {
 	ident, err = s.update(ctx, id, func(u *store.User, _ *personal) error {
 		if !signInAllowed(*u) {
 			return ErrLinkInvalid
 		}
-		if err := s.checkLink(purposeSignIn, payload, mac, exp, signInBinding(*u, browser)); err != nil {
+		if err := check(*u); err != nil {
 			return err
 		}
 		verified = !u.EmailVerified
