@@ -191,9 +191,13 @@ func (o *Outbox) Run(ctx context.Context) {
 // one gap no mail protocol closes is a crash after the server accepted the
 // message and before that step; the message is then sent again with the
 // same Message-ID, which receivers use to drop duplicates.
+//
+// Nobody waits for these writes, so they are lazy (store.WithLazyCommit):
+// they may wait a few milliseconds to share a commit with other writes.
 func (o *Outbox) Deliver(ctx context.Context) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	ctx = store.WithLazyCommit(ctx)
 	sent := 0
 	for {
 		claimed, err := o.cfg.Store.ClaimMail(ctx, o.now(), o.cfg.Lease, 20)

@@ -37,7 +37,7 @@ func (d *DB) EnqueueMail(ctx context.Context, m store.Mail) error {
 	if err != nil {
 		return fmt.Errorf("enqueue mail %q: %w", m.ID, err)
 	}
-	err = d.update(ctx, func(tx *bbolt.Tx) error {
+	err = d.batch(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketOutbox)
 		if b.Get([]byte(m.ID)) != nil {
 			return store.ErrExists
@@ -52,13 +52,29 @@ func (d *DB) EnqueueMail(ctx context.Context, m store.Mail) error {
 
 // ClaimMail leases up to limit due messages, oldest id first, in one
 // transaction. The outbox is expected to stay small (messages leave it once
-// sent), so it is scanned in full.
+// sent), so it is scanned in full: first read-only, so that a pass that
+// finds nothing due (the last of every delivery pass) commits nothing.
 func (d *DB) ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.Mail, error) {
 	if limit <= 0 {
 		limit = 100
 	}
+	due := false
+	err := d.view(ctx, func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketOutbox).Cursor()
+		for k, v := c.First(); k != nil && !due; k, v = c.Next() {
+			var m store.Mail
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("decode mail %q: %w", k, err)
+			}
+			due = !m.NextAttempt.After(now)
+		}
+		return nil
+	})
+	if err != nil || !due {
+		return nil, err
+	}
 	var out []store.Mail
-	err := d.update(ctx, func(tx *bbolt.Tx) error {
+	err = d.batch(ctx, func(tx *bbolt.Tx) error {
 		out = out[:0]
 		b := tx.Bucket(bucketOutbox)
 		c := b.Cursor()
@@ -97,7 +113,7 @@ func (d *DB) ClaimMail(ctx context.Context, now time.Time, lease time.Duration, 
 
 // MarkMailSent removes the message; store.ErrNotFound if it is gone.
 func (d *DB) MarkMailSent(ctx context.Context, id string) error {
-	err := d.update(ctx, func(tx *bbolt.Tx) error {
+	err := d.batch(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketOutbox)
 		if b.Get([]byte(id)) == nil {
 			return store.ErrNotFound
@@ -112,7 +128,7 @@ func (d *DB) MarkMailSent(ctx context.Context, id string) error {
 
 // RetryMail records a failed attempt and when to try again.
 func (d *DB) RetryMail(ctx context.Context, id string, next time.Time, lastError string) error {
-	err := d.update(ctx, func(tx *bbolt.Tx) error {
+	err := d.batch(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketOutbox)
 		v := b.Get([]byte(id))
 		if v == nil {
