@@ -393,8 +393,14 @@ func (s *Server) handleSignUp(w http.ResponseWriter, r *http.Request) {
 		// either way); the address's owner is told by mail.
 		s.audit(r, store.AuditEvent{Kind: "user.signup_existing", Actor: "anonymous", Outcome: "ignored",
 			Details: map[string]string{"via": "signup"}})
-		if owner, err := s.profiles.GetByEmail(r.Context(), p.Form["email"]); err == nil {
-			s.notify(r, owner, noticeSignUpExisting)
+		// At most maxSignInLinkMailsPerEmail notices per address and
+		// throttle window, so that sign-ups cannot flood a mailbox.
+		key := "signup-existing:" + s.throttleKey(p.Form["email"])
+		if s.throttle.count(key) < maxSignInLinkMailsPerEmail {
+			s.throttle.fail(key)
+			if owner, err := s.profiles.GetByEmail(r.Context(), p.Form["email"]); err == nil {
+				s.notify(r, owner, noticeSignUpExisting)
+			}
 		}
 		s.signUpCheckMail(w, r, p)
 		return

@@ -3,7 +3,10 @@ package authserver
 import (
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/assent-auth/assent/profiles"
 )
@@ -50,6 +53,27 @@ func TestSignUpConfirmEmail(t *testing.T) {
 		t.Errorf("mail to the registered address: %q", notice.subject)
 	}
 	wantSignedIn(t, "owner's password", m.browser().signIn("taken@example.com", "correct horse battery"))
+
+	// Sign-ups cannot flood the owner's mailbox: a few notices per window.
+	for range 2 * maxSignInLinkMailsPerEmail {
+		m.browser().submit("/signup", "/signup", url.Values{"email": {"taken@example.com"}, "password": {"someone else's guess"}})
+	}
+	notices := func() int {
+		n := 0
+		for _, got := range m.smtp.Messages() {
+			if slices.Contains(got.To, "taken@example.com") && strings.Contains(string(got.Data), "Someone tried to create an account") {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(10 * time.Second); notices() < maxSignInLinkMailsPerEmail && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // anything more queued would be delivered by now
+	if n := notices(); n != maxSignInLinkMailsPerEmail {
+		t.Errorf("%d sign-ups with a registered address sent %d notices, want %d", 2*maxSignInLinkMailsPerEmail+1, n, maxSignInLinkMailsPerEmail)
+	}
 
 	if ident, err := m.profiles.GetByEmail(t.Context(), "ada@example.com"); err != nil || ident.EmailVerified || !ident.HasPassword {
 		t.Fatalf("new account before the link: %+v %v", ident, err)
