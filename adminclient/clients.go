@@ -37,6 +37,8 @@ type OIDCClient struct {
 	// NotificationEndpoint is where ping mode posts.
 	CIBAMode             string `json:"ciba_mode,omitempty"`
 	NotificationEndpoint string `json:"notification_endpoint,omitempty"`
+	// CIBAUserCode: CIBA requests must carry the user's user_code.
+	CIBAUserCode bool `json:"backchannel_user_code_parameter,omitempty"`
 
 	// LogoURI is where the server serves the client's logo (a path on
 	// the server); empty for none.
@@ -65,6 +67,7 @@ type NewOIDCClient struct {
 
 	CIBAMode             string `json:"ciba_mode,omitempty"`
 	NotificationEndpoint string `json:"notification_endpoint,omitempty"`
+	CIBAUserCode         bool   `json:"backchannel_user_code_parameter,omitempty"`
 
 	// Logo is a PNG or JPEG image (at most 32 KiB, 512 pixels a side),
 	// base64 in JSON, shown next to the client's name to users.

@@ -31,7 +31,7 @@ func viewOf(c store.OIDCClient) clientView {
 		AuthMethod: "client_secret_basic", PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, Scopes: c.Scopes,
 		GrantTypes: c.GrantTypes, JWKS: json.RawMessage(c.JWKS), JWKSURI: c.JWKSURI, IDTokenAlg: c.IDTokenAlg, FirstParty: c.FirstParty,
 		MaxAuthAgeSeconds: int64(c.MaxAuthAge / time.Second)}
-	v.CIBAMode, v.NotificationEndpoint = c.CIBAMode, c.NotificationEndpoint
+	v.CIBAMode, v.NotificationEndpoint, v.CIBAUserCode = c.CIBAMode, c.NotificationEndpoint, c.CIBAUserCode
 	v.LogoURI = logoPath(c)
 	switch {
 	case c.Public:
@@ -55,7 +55,8 @@ func (s *Server) adminCreateClient(w http.ResponseWriter, r *http.Request) {
 		PostLogoutRedirectURIs: req.PostLogoutRedirectURIs, Scopes: req.Scopes, GrantTypes: req.GrantTypes,
 		JWKS: string(req.JWKS), JWKSURI: req.JWKSURI, IDTokenAlg: req.IDTokenAlg, FirstParty: req.FirstParty,
 		MaxAuthAge: time.Duration(req.MaxAuthAgeSeconds) * time.Second,
-		CIBAMode:   req.CIBAMode, NotificationEndpoint: req.NotificationEndpoint, Logo: req.Logo})
+		CIBAMode:   req.CIBAMode, NotificationEndpoint: req.NotificationEndpoint, Logo: req.Logo,
+		CIBAUserCode: req.CIBAUserCode})
 	switch {
 	case errors.Is(err, oidcprovider.ErrInvalidClient):
 		writeProblem(w, http.StatusUnprocessableEntity, err.Error())

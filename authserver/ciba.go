@@ -282,6 +282,12 @@ func (s *Server) handleBackchannel(w http.ResponseWriter, r *http.Request) {
 		userID = f.Get("login_hint")
 	}
 	ident, known := s.cibaUser(r.Context(), userID)
+	if c.CIBAUserCode {
+		if e := s.cibaCheckUserCode(r, c, userID, ident, known); e != nil {
+			writeOAuthError(w, e)
+			return
+		}
+	}
 
 	now := s.now().UTC()
 	id := randomToken(32)
@@ -880,7 +886,7 @@ func (s *Server) handleDiscoveryWithCIBA(w http.ResponseWriter, r *http.Request)
 	issuer, _ := d["issuer"].(string)
 	d["backchannel_authentication_endpoint"] = issuer + "/bc-authorize"
 	d["backchannel_token_delivery_modes_supported"] = []string{oidcprovider.CIBAPoll, oidcprovider.CIBAPing}
-	d["backchannel_user_code_parameter_supported"] = false
+	d["backchannel_user_code_parameter_supported"] = true
 	d["authorization_details_types_supported"] = []string{rarTypePayment}
 	grants, _ := d["grant_types_supported"].([]any)
 	if !slices.Contains(grants, any(oidcprovider.GrantTypeCIBA)) {
@@ -950,4 +956,39 @@ func randomInt(n int) (int, error) {
 		return 0, err
 	}
 	return int(v.Int64()), nil
+}
+
+// maxUserCodeFailures is how many wrong user codes one login_hint may get
+// per throttle window (15 minutes) before every code for it is refused.
+const maxUserCodeFailures = 5
+
+// cibaCheckUserCode enforces the user code of a client registered with
+// backchannel_user_code_parameter: missing_user_code without one, and
+// invalid_user_code for a wrong one, for an unknown user (who has none)
+// and, after maxUserCodeFailures for the hint, for every code: the client
+// learns nothing about which accounts exist, and cannot guess for long.
+func (s *Server) cibaCheckUserCode(r *http.Request, c store.OIDCClient, hint string, ident profiles.Identity, known bool) *oauthError {
+	code := r.PostForm.Get("user_code")
+	if code == "" {
+		return oauthErr(http.StatusBadRequest, "missing_user_code", "this client's requests must carry the user's user_code")
+	}
+	key := "ciba-user-code:" + truncate(hint, 256)
+	if known {
+		key = "ciba-user-code:" + ident.ID
+	}
+	ok := false
+	if s.throttle.count(key) < maxUserCodeFailures && known {
+		var err error
+		if ok, err = s.profiles.CheckUserCode(r.Context(), ident.ID, truncate(code, 64)); err != nil {
+			s.log.ErrorContext(r.Context(), "check user code failed", "err", err)
+			return oauthErr(http.StatusInternalServerError, "server_error", "")
+		}
+	}
+	if ok {
+		return nil
+	}
+	s.throttle.fail(key)
+	s.audit(r, store.AuditEvent{Kind: "ciba.user_code_invalid", Actor: c.ID, Subject: ident.ID, Outcome: "denied",
+		Details: map[string]string{"client_id": c.ID}})
+	return oauthErr(http.StatusBadRequest, "invalid_user_code", "the user_code is not valid")
 }

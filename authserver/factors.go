@@ -96,6 +96,7 @@ func (s *Server) factorRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /security/totp", s.handleTOTPPage)
 	mux.HandleFunc("POST /security/totp/confirm", s.handleConfirmTOTP)
 	mux.HandleFunc("POST /security/recovery", s.handleRegenerateRecovery)
+	mux.HandleFunc("POST /security/user-code", s.handleUserCode) // security.go
 }
 
 // pendingSignIn is a sign-in whose password was right, waiting for the

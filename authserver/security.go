@@ -34,6 +34,8 @@ type securityPage struct {
 	// upstream provider is configured.
 	Links     []linkedAccount
 	Upstreams bool
+	// UserCode: the user has a CIBA user code (handleUserCode).
+	UserCode bool
 }
 
 // totpPage is the authenticator-app enrollment page's data.
@@ -92,7 +94,7 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, status i
 		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
-	d := securityPage{PasskeysOn: s.devices.Passkeys()}
+	d := securityPage{PasskeysOn: s.devices.Passkeys(), UserCode: ident.HasUserCode}
 	for i := range fs {
 		f := fs[i]
 		switch f.Kind {
@@ -373,4 +375,33 @@ func (s *Server) handleRegenerateRecovery(w http.ResponseWriter, r *http.Request
 	pg := s.newPage(w, r)
 	pg.Notice = pg.T("security.recovery_new")
 	s.renderSecurity(w, r, http.StatusOK, ident, pg, codes)
+}
+
+// handleUserCode sets (or, with remove, removes) the user's CIBA user
+// code: the code the user gives to the businesses they allow to send them
+// approval requests in the app, for clients registered to require it.
+func (s *Server) handleUserCode(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	_, ident, ok := s.signedIn(w, r)
+	if !ok {
+		return
+	}
+	code, kind, done := r.PostFormValue("code"), "user_code.set", "user_code_set"
+	if r.PostFormValue("remove") != "" {
+		code, kind, done = "", "user_code.removed", "user_code_removed"
+	}
+	_, err := s.profiles.SetUserCode(r.Context(), ident.ID, code)
+	switch {
+	case errors.Is(err, profiles.ErrUserCodePolicy):
+		s.securityError(w, r, http.StatusBadRequest, ident, "security.user_code_policy")
+		return
+	case err != nil:
+		s.log.ErrorContext(r.Context(), "set user code failed", "user_id", ident.ID, "err", err)
+		s.renderError(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	s.audit(r, store.AuditEvent{Kind: kind, Actor: ident.ID, Subject: ident.ID, Outcome: "ok"})
+	http.Redirect(w, r, "/security?done="+done, http.StatusSeeOther)
 }

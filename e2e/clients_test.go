@@ -60,6 +60,14 @@ func TestClientCommands(t *testing.T) {
 		t.Errorf("create with HS256: %d %q", code, errOut)
 	}
 
+	out, errOut, code = s.cli("", "client", "create", "--id", "bank", "--ciba-mode", "poll", "--ciba-user-code")
+	if code != 0 || !strings.Contains(out, "ciba user code: required") {
+		t.Errorf("create with --ciba-user-code: %d %q %q", code, out, errOut)
+	}
+	if _, errOut, code := s.cli("", "client", "create", "--id", "nociba", "--redirect-uri", "https://n.example/cb", "--ciba-user-code"); code == 0 || !strings.Contains(errOut, "ciba_user_code: only with a ciba_mode") {
+		t.Errorf("--ciba-user-code without --ciba-mode: %d %q", code, errOut)
+	}
+
 	// A logo from a file, served by the server; a file that is no PNG or
 	// JPEG is refused with the field named.
 	var logo bytes.Buffer

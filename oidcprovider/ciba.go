@@ -43,6 +43,9 @@ func (c ClientConfig) validateCIBA(where string) []error {
 		if c.NotificationEndpoint != "" {
 			errs = append(errs, fmt.Errorf("%s.notification_endpoint: only for ciba_mode ping", where))
 		}
+		if c.CIBAUserCode {
+			errs = append(errs, fmt.Errorf("%s.ciba_user_code: only with a ciba_mode", where))
+		}
 		return errs
 	case CIBAPoll, CIBAPing:
 	default:

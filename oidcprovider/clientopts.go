@@ -20,7 +20,7 @@ func (c ClientConfig) stored() store.OIDCClient {
 	sc := store.OIDCClient{ID: c.ID, Name: c.Name, Public: c.Public, RedirectURIs: slices.Clone(c.RedirectURIs), MinACR: c.MinACR,
 		PostLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs), Scopes: slices.Clone(c.Scopes),
 		GrantTypes: slices.Clone(c.GrantTypes), IDTokenAlg: c.IDTokenAlg, FirstParty: c.FirstParty, MaxAuthAge: c.MaxAuthAge,
-		CIBAMode: c.CIBAMode, NotificationEndpoint: c.NotificationEndpoint, Logo: slices.Clone(c.Logo)}
+		CIBAMode: c.CIBAMode, NotificationEndpoint: c.NotificationEndpoint, CIBAUserCode: c.CIBAUserCode, Logo: slices.Clone(c.Logo)}
 	if c.JWKS != "" {
 		sc.JWKS = []byte(c.JWKS)
 	}

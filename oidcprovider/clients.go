@@ -62,6 +62,10 @@ type ClientConfig struct {
 	// NotificationEndpoint is where ping mode posts (ciba.go).
 	CIBAMode             string `yaml:"ciba_mode"`
 	NotificationEndpoint string `yaml:"notification_endpoint"`
+	// CIBAUserCode: the client's CIBA requests must carry the user's user
+	// code (the registration's backchannel_user_code_parameter), which
+	// the user chooses and gives to the businesses they trust.
+	CIBAUserCode bool `yaml:"ciba_user_code"`
 	// LogoFile names a PNG or JPEG file (at most 32 KiB and 512 pixels a
 	// side) that assentd reads into Logo: the client's logo on the
 	// consent page, served by Assent itself.
@@ -129,9 +133,10 @@ type NewClient struct {
 	FirstParty             bool
 	MaxAuthAge             time.Duration
 
-	// CIBAMode and NotificationEndpoint as in ClientConfig.
+	// CIBAMode, NotificationEndpoint and CIBAUserCode as in ClientConfig.
 	CIBAMode             string
 	NotificationEndpoint string
+	CIBAUserCode         bool
 	// Logo as in ClientConfig: PNG or JPEG, at most 32 KiB.
 	Logo []byte
 }
@@ -149,7 +154,7 @@ func (p *Provider) CreateClient(ctx context.Context, nc NewClient) (store.OIDCCl
 		secret = newSecret()
 	}
 	cc := ClientConfig{ID: nc.ID, Secret: secret, Public: nc.Public, RedirectURIs: nc.RedirectURIs, MinACR: nc.MinACR,
-		CIBAMode: nc.CIBAMode, NotificationEndpoint: nc.NotificationEndpoint}
+		CIBAMode: nc.CIBAMode, NotificationEndpoint: nc.NotificationEndpoint, CIBAUserCode: nc.CIBAUserCode}
 	nc.applyTo(&cc)
 	if err := cc.Validate("client"); err != nil {
 		return store.OIDCClient{}, "", fmt.Errorf("%w: %w", ErrInvalidClient, err)

@@ -48,9 +48,12 @@ type Identity struct {
 	LockedUntil   time.Time             `json:"locked_until,omitzero"`
 	FailedSignIns int                   `json:"failed_sign_ins"`
 	HasPassword   bool                  `json:"has_password"`
-	LastSignIn    time.Time             `json:"last_sign_in,omitzero"`
-	CreatedAt     time.Time             `json:"created_at"`
-	UpdatedAt     time.Time             `json:"updated_at"`
+	// HasUserCode: the user chose a code that CIBA requests must carry
+	// (cibacode.go).
+	HasUserCode bool      `json:"has_user_code,omitempty"`
+	LastSignIn  time.Time `json:"last_sign_in,omitzero"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // TemporarilyLocked reports whether repeated failures have locked the
@@ -66,6 +69,8 @@ type personal struct {
 	// (attributes.go).
 	Protected map[string][]byte     `json:"protected,omitempty"`
 	Collected map[string]Collection `json:"collected,omitempty"`
+	// UserCode is the user's CIBA user code (cibacode.go).
+	UserCode string `json:"user_code,omitempty"`
 }
 
 // Config configures a Service.
@@ -332,13 +337,18 @@ func (s *Service) update(ctx context.Context, id string, fn func(*store.User, *p
 	return s.open(u)
 }
 
-// open decrypts a stored user.
-func (s *Service) open(u store.User) (Identity, error) {
+// personalOf decrypts a stored user's personal data.
+func (s *Service) personalOf(u store.User) (personal, error) {
 	dek, err := s.keys.unwrap(u.ID, u.WrappedKey)
 	if err != nil {
-		return Identity{}, err
+		return personal{}, err
 	}
-	p, err := openPersonal(dek, u.ID, u.Sealed)
+	return openPersonal(dek, u.ID, u.Sealed)
+}
+
+// open decrypts a stored user.
+func (s *Service) open(u store.User) (Identity, error) {
+	p, err := s.personalOf(u)
 	if err != nil {
 		return Identity{}, err
 	}
@@ -357,6 +367,7 @@ func (s *Service) open(u store.User) (Identity, error) {
 		LockedUntil:   u.LockedUntil,
 		FailedSignIns: u.FailedSignIns,
 		HasPassword:   u.PasswordHash != "",
+		HasUserCode:   p.UserCode != "",
 		LastSignIn:    u.LastSignIn,
 		CreatedAt:     u.CreatedAt,
 		UpdatedAt:     u.UpdatedAt,

@@ -45,6 +45,9 @@ type OIDCClient struct {
 	// CIBA; empty for none. NotificationEndpoint is where ping mode posts.
 	CIBAMode             string `json:"ciba_mode,omitempty"`
 	NotificationEndpoint string `json:"notification_endpoint,omitempty"`
+	// CIBAUserCode makes the client's CIBA requests carry the user's user
+	// code (backchannel_user_code_parameter).
+	CIBAUserCode bool `json:"ciba_user_code,omitempty"`
 
 	// Logo is the client's logo (PNG or JPEG) shown next to its name on
 	// the consent page and the list of connected applications; the

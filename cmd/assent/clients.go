@@ -61,6 +61,7 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 	firstParty := fs.Bool("first-party", false, "the operator's own application: no consent screen")
 	cibaMode := fs.String("ciba-mode", "", "let the client use OpenID CIBA: poll or ping")
 	notifyEndpoint := fs.String("notification-endpoint", "", "where CIBA ping mode posts (https)")
+	cibaUserCode := fs.Bool("ciba-user-code", false, "CIBA requests must carry the user's user_code, which users give to the businesses they trust")
 	logoFile := fs.String("logo", "", "PNG or JPEG file (at most 32 KiB, 512 pixels a side) shown next to the name on the consent page")
 	if _, err := parse(fs, args, 0, "takes no positional arguments"); err != nil {
 		return err
@@ -74,7 +75,7 @@ func clientCreate(ctx context.Context, args []string, e env) error {
 	}
 	nc := adminclient.NewOIDCClient{ID: *id, RedirectURIs: uris, Public: *public, MinACR: *minACR,
 		PostLogoutRedirectURIs: logoutURIs, Scopes: scopes, GrantTypes: grants, IDTokenAlg: *idTokenAlg, FirstParty: *firstParty,
-		CIBAMode: *cibaMode, NotificationEndpoint: *notifyEndpoint}
+		CIBAMode: *cibaMode, NotificationEndpoint: *notifyEndpoint, CIBAUserCode: *cibaUserCode}
 	nc.JWKSURI, nc.Name = *jwksURI, *name
 	nc.MaxAuthAgeSeconds = int64(*maxAuthAge / time.Second)
 	if *jwksFile != "" {
@@ -195,6 +196,9 @@ func printClient(w io.Writer, x adminclient.OIDCClient) {
 	}
 	if x.CIBAMode != "" {
 		fmt.Fprintf(w, "ciba mode:      %s\n", x.CIBAMode)
+	}
+	if x.CIBAUserCode {
+		fmt.Fprintf(w, "ciba user code: required\n")
 	}
 	if x.NotificationEndpoint != "" {
 		fmt.Fprintf(w, "notify at:      %s\n", x.NotificationEndpoint)
