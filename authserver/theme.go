@@ -19,7 +19,7 @@ import (
 var webFS embed.FS
 
 // pageNames are the templates a theme may override, besides layout.html.
-var pageNames = []string{"signin", "signup", "account", "error", "factor", "security", "totp", "verify", "reset", "reset_password", "email_change", "report", "app_enroll", "push_wait", "consent", "apps", "profile", "ask", "upstream_link", "payment", "signin_link", "sessions"}
+var pageNames = []string{"signin", "signup", "account", "error", "factor", "security", "totp", "verify", "reset", "reset_password", "email_change", "report", "app_enroll", "push_wait", "consent", "apps", "profile", "ask", "upstream_link", "payment", "signin_link", "sessions", "continue"}
 
 // theme holds the parsed page templates, the message catalogs and the
 // static files, each taken from the theme directory where it has one and

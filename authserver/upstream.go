@@ -296,7 +296,12 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 			}
 		}
 	}
-	s.upstreamSignIn(w, r, u, idt.Issuer, idt.Subject, claims, f.ReturnTo)
+	// The answer ends the upstream form's redirect chain (see continueLocally).
+	c := &localRedirects{ResponseWriter: w}
+	s.upstreamSignIn(c, r, u, idt.Issuer, idt.Subject, claims, f.ReturnTo)
+	if c.location != "" {
+		s.continueLocally(w, r, c.location)
+	}
 }
 
 // upstreamSignIn signs in the user linked to the upstream account, signs
@@ -512,4 +517,45 @@ func (s *Server) linkState(w http.ResponseWriter, r *http.Request) (profiles.Ide
 		return profiles.Identity{}, pl, false
 	}
 	return ident, pl, true
+}
+
+// Browsers apply a page's form-action to every redirect its form
+// submission follows. The upstream provider's sign-in form is answered by
+// a chain of redirects that ends here, at the callback, and would go on to
+// the relying party; the upstream page allows (at best) this server's
+// origin, not the relying party's, so Chrome would refuse that last hop.
+// So the callback does not redirect: it answers with a page that moves on
+// by itself (a meta refresh, a new navigation outside the form's chain),
+// with a link for a browser that does not.
+
+// localRedirects is a ResponseWriter that holds back a redirect to a path
+// on this server (the headers set with it, cookies included, stay), so
+// that continueLocally can answer it with a page instead.
+type localRedirects struct {
+	http.ResponseWriter
+	location string
+}
+
+func (c *localRedirects) WriteHeader(code int) {
+	if loc := c.Header().Get("Location"); code >= 300 && code < 400 && safeReturnTo(loc) != "" {
+		c.location = loc
+		c.Header().Del("Location")
+		return
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *localRedirects) Write(b []byte) (int, error) {
+	if c.location != "" {
+		return len(b), nil // the redirect's own body
+	}
+	return c.ResponseWriter.Write(b)
+}
+
+// continueLocally answers with a page that goes on to to, a path on this
+// server.
+func (s *Server) continueLocally(w http.ResponseWriter, r *http.Request, to string) {
+	p := s.newPage(w, r)
+	p.Data = to
+	s.render(w, r, http.StatusOK, "continue", p)
 }

@@ -2,8 +2,10 @@ package authserver
 
 import (
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -59,7 +61,29 @@ func (p *upstreamPair) continueWith(t *testing.T) (callback *url.URL, r response
 	if !strings.HasPrefix(u.String(), p.down.ts.URL+"/signin/upstream/acme/callback?") {
 		t.Fatalf("upstream ended at %v, want the downstream callback", u)
 	}
-	return u, p.downB.get(u.RequestURI())
+	return u, continued(t, p.downB.get(u.RequestURI()))
+}
+
+// refreshRE finds the target of a continue page's meta refresh.
+var refreshRE = regexp.MustCompile(`<meta http-equiv="refresh" content="0;url=([^"]+)">`)
+
+// continued turns the upstream callback's continue page (see
+// continueLocally) into the redirect it stands for, checking that it
+// is one: a 200 page whose meta refresh and link both lead there, without
+// a Location header. Any other answer is returned as it is.
+func continued(t *testing.T, r response) response {
+	t.Helper()
+	m := refreshRE.FindStringSubmatch(r.body)
+	if r.status != http.StatusOK || m == nil {
+		return r
+	}
+	to := html.UnescapeString(m[1])
+	if r.header.Get("Location") != "" || !strings.Contains(r.body, `<a href="`+m[1]+`">`) {
+		t.Fatalf("continue page: Location %q, body %s", r.header.Get("Location"), truncate(r.body, 1000))
+	}
+	h := r.header.Clone()
+	h.Set("Location", to)
+	return response{status: http.StatusSeeOther, header: h, body: r.body}
 }
 
 func TestUpstreamSignUpAndSignIn(t *testing.T) {
