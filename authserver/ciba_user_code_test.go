@@ -93,10 +93,12 @@ func TestUserCodePage(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser()
 	b.signUp("ada@example.com", password)
-	if r := b.submit("/security", "/security/user-code", url.Values{"code": {"12"}}); r.status != http.StatusBadRequest {
-		t.Fatalf("short code: %d", r.status)
-	} else {
-		mustContain(t, "refusal", r.body, "4 to 16 letters and digits")
+	for _, bad := range []string{"12", ""} {
+		if r := b.submit("/security", "/security/user-code", url.Values{"code": {bad}}); r.status != http.StatusBadRequest {
+			t.Fatalf("code %q: %d", bad, r.status)
+		} else {
+			mustContain(t, "refusal", r.body, "4 to 16 letters and digits")
+		}
 	}
 	r := b.submit("/security", "/security/user-code", url.Values{"code": {"Shop42"}})
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/security?done=user_code_set" {

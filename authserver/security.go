@@ -392,7 +392,12 @@ func (s *Server) handleUserCode(w http.ResponseWriter, r *http.Request) {
 	if r.PostFormValue("remove") != "" {
 		code, kind, done = "", "user_code.removed", "user_code_removed"
 	}
-	_, err := s.profiles.SetUserCode(r.Context(), ident.ID, code)
+	var err error
+	if kind == "user_code.set" && code == "" {
+		err = profiles.ErrUserCodePolicy // an empty code removes only with remove
+	} else {
+		_, err = s.profiles.SetUserCode(r.Context(), ident.ID, code)
+	}
 	switch {
 	case errors.Is(err, profiles.ErrUserCodePolicy):
 		s.securityError(w, r, http.StatusBadRequest, ident, "security.user_code_policy")

@@ -545,6 +545,9 @@ func (c *localRedirects) WriteHeader(code int) {
 	c.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (c *localRedirects) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
 func (c *localRedirects) Write(b []byte) (int, error) {
 	if c.location != "" {
 		return len(b), nil // the redirect's own body
