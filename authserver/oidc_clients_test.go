@@ -287,7 +287,7 @@ func TestOIDCLogout(t *testing.T) {
 	// Refused, with an error page and no redirect; the session lives on.
 	for name, q := range map[string]url.Values{
 		"no hint":             {"post_logout_redirect_uri": {logoutURI}},
-		"tampered hint":       {"id_token_hint": {hint[:len(hint)-4] + "AAAA"}, "post_logout_redirect_uri": {logoutURI}},
+		"tampered hint":       {"id_token_hint": {tamper(hint)}, "post_logout_redirect_uri": {logoutURI}},
 		"unregistered uri":    {"id_token_hint": {hint}, "post_logout_redirect_uri": {"https://evil.example/bye"}},
 		"near miss":           {"id_token_hint": {hint}, "post_logout_redirect_uri": {logoutURI + "/"}},
 		"another client's id": {"id_token_hint": {hint}, "client_id": {"legacy"}},

@@ -29,7 +29,7 @@ func TestSignInLink(t *testing.T) {
 	for name, try := range map[string][2]string{
 		"other browser": {tok, "browser-b"},
 		"no browser":    {tok, ""},
-		"flipped mac":   {tok[:len(tok)-2] + "AA", "browser-a"},
+		"flipped mac":   {tamper(tok), "browser-a"},
 		"reset link":    {mustReset(t, s, ada.ID), "browser-a"},
 	} {
 		if _, _, err := s.UseSignInLink(ctx, try[0], try[1]); !errors.Is(err, ErrLinkInvalid) {
