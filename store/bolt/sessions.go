@@ -137,36 +137,53 @@ func (d *DB) DeleteUserSessions(ctx context.Context, userID string) (int, error)
 	return n, nil
 }
 
-// DeleteExpiredSessions removes, in one transaction, the sessions whose
-// ExpiresAt is before now, and reports how many were removed. It reads every
-// session.
+// DeleteExpiredSessions removes the sessions whose ExpiresAt is before now,
+// and reports how many were removed. It reads every session, in a read
+// transaction, so that the scan neither holds the writer (which every
+// sign-in and session touch waits for) nor commits when nothing expired;
+// the expired ones are then removed in one write transaction that checks
+// each again, so a session changed meanwhile is judged by its new state.
 func (d *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
-	var n int
-	err := d.update(ctx, func(tx *bbolt.Tx) error {
-		n = 0
-		sessions := tx.Bucket(bucketSessions)
-		byUser := tx.Bucket(bucketSessionsByUser)
-		// Collect first: deleting under a live cursor skips keys.
-		var expired [][]byte
-		err := sessions.ForEach(func(k, v []byte) error {
+	var expired [][]byte
+	err := d.view(ctx, func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
 			s, err := decodeSession(k, v)
 			if err != nil {
 				return err
 			}
 			if s.ExpiresAt.Before(now) {
-				expired = append(expired, userSessionKey(s.UserID, k))
+				expired = append(expired, bytes.Clone(k))
 			}
 			return nil
 		})
+	})
+	if err != nil || len(expired) == 0 {
 		if err != nil {
-			return err
+			return 0, fmt.Errorf("delete expired sessions: %w", err)
 		}
-		for _, key := range expired {
-			idHash := key[bytes.IndexByte(key, 0)+1:]
+		return 0, nil
+	}
+	var n int
+	err = d.update(ctx, func(tx *bbolt.Tx) error {
+		n = 0
+		sessions := tx.Bucket(bucketSessions)
+		byUser := tx.Bucket(bucketSessionsByUser)
+		for _, idHash := range expired {
+			v := sessions.Get(idHash)
+			if v == nil {
+				continue // gone meanwhile
+			}
+			s, err := decodeSession(idHash, v)
+			if err != nil {
+				return err
+			}
+			if !s.ExpiresAt.Before(now) {
+				continue
+			}
 			if err := sessions.Delete(idHash); err != nil {
 				return err
 			}
-			if err := byUser.Delete(key); err != nil {
+			if err := byUser.Delete(userSessionKey(s.UserID, idHash)); err != nil {
 				return err
 			}
 			n++
