@@ -54,11 +54,17 @@ func oauthErrorCode(t *testing.T, err error) string {
 // checks separately.
 func tokenPayload(t *testing.T, raw string) map[string]any {
 	t.Helper()
+	return tokenPart(t, raw, 1)
+}
+
+// tokenPart decodes part i (0 the header, 1 the payload) of a compact JWS.
+func tokenPart(t *testing.T, raw string, i int) map[string]any {
+	t.Helper()
 	parts := strings.Split(raw, ".")
 	if len(parts) != 3 {
 		t.Fatalf("not a JWT: %q", raw)
 	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	b, err := base64.RawURLEncoding.DecodeString(parts[i])
 	if err != nil {
 		t.Fatal(err)
 	}

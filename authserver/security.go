@@ -389,13 +389,12 @@ func (s *Server) handleUserCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code, kind, done := r.PostFormValue("code"), "user_code.set", "user_code_set"
-	if r.PostFormValue("remove") != "" {
+	remove := r.PostFormValue("remove") != ""
+	if remove {
 		code, kind, done = "", "user_code.removed", "user_code_removed"
 	}
-	var err error
-	if kind == "user_code.set" && code == "" {
-		err = profiles.ErrUserCodePolicy // an empty code removes only with remove
-	} else {
+	err := profiles.ErrUserCodePolicy // an empty code removes only with remove
+	if remove || code != "" {
 		_, err = s.profiles.SetUserCode(r.Context(), ident.ID, code)
 	}
 	switch {

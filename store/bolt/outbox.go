@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -50,43 +51,47 @@ func (d *DB) EnqueueMail(ctx context.Context, m store.Mail) error {
 	return nil
 }
 
-// ClaimMail leases up to limit due messages, oldest id first, in one
-// transaction. The outbox is expected to stay small (messages leave it once
-// sent), so it is scanned in full: first read-only, so that a pass that
-// finds nothing due (the last of every delivery pass) commits nothing.
+// ClaimMail leases up to limit due messages, oldest id first. The outbox is
+// expected to stay small (messages leave it once sent), so it is scanned in
+// full, read-only: a pass that finds nothing due (the last of every
+// delivery pass) commits nothing, and the write leases only what the scan
+// found, each checked again, so another pass's lease meanwhile stands.
 func (d *DB) ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.Mail, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	due := false
+	var due [][]byte
 	err := d.view(ctx, func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketOutbox).Cursor()
-		for k, v := c.First(); k != nil && !due; k, v = c.Next() {
+		for k, v := c.First(); k != nil && len(due) < limit; k, v = c.Next() {
 			var m store.Mail
 			if err := json.Unmarshal(v, &m); err != nil {
 				return fmt.Errorf("decode mail %q: %w", k, err)
 			}
-			due = !m.NextAttempt.After(now)
+			if !m.NextAttempt.After(now) {
+				due = append(due, bytes.Clone(k))
+			}
 		}
 		return nil
 	})
-	if err != nil || !due {
+	if err != nil || len(due) == 0 {
 		return nil, err
 	}
 	var out []store.Mail
 	err = d.batch(ctx, func(tx *bbolt.Tx) error {
 		out = out[:0]
 		b := tx.Bucket(bucketOutbox)
-		c := b.Cursor()
-		type put struct{ k, v []byte }
-		var puts []put
-		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+		for _, k := range due {
+			v := b.Get(k)
+			if v == nil {
+				continue // sent meanwhile
+			}
 			var m store.Mail
 			if err := json.Unmarshal(v, &m); err != nil {
 				return fmt.Errorf("decode mail %q: %w", k, err)
 			}
 			if m.NextAttempt.After(now) {
-				continue
+				continue // leased meanwhile
 			}
 			m.NextAttempt = now.Add(lease).UTC()
 			m.Attempts++
@@ -94,14 +99,10 @@ func (d *DB) ClaimMail(ctx context.Context, now time.Time, lease time.Duration, 
 			if err != nil {
 				return err
 			}
-			puts = append(puts, put{append([]byte(nil), k...), nv})
-			out = append(out, m)
-		}
-		// Writing while a cursor walks the bucket is not allowed: write after.
-		for _, p := range puts {
-			if err := b.Put(p.k, p.v); err != nil {
+			if err := b.Put(k, nv); err != nil {
 				return err
 			}
+			out = append(out, m)
 		}
 		return nil
 	})
